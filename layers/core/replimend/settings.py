@@ -1,0 +1,58 @@
+"""Settings: validated models read from the environment once, at cold start.
+
+Each function loads the model it needs (``load_settings(RemediationSettings)``); a missing or
+invalid variable fails the cold start with a message naming it, instead of a KeyError later.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from replimend.errors import ConfigurationError
+
+
+class LedgerSettings(BaseModel):
+    """What every function needs: where the ledger is."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    ledger_table: str = Field(min_length=3, alias="LEDGER_TABLE")
+    #: GSI partition keys are spread over this many shards so a failure storm on one bucket
+    #: does not land on one partition. Changing it on a live table orphans nothing (readers
+    #: query every shard up to the value), but only raise it.
+    index_shards: int = Field(default=16, ge=1, le=256, alias="LEDGER_INDEX_SHARDS")
+    #: Days after which history entries expire via DynamoDB TTL; 0 keeps them forever.
+    history_retention_days: int = Field(default=0, ge=0, alias="HISTORY_RETENTION_DAYS")
+
+
+class RemediationSettings(LedgerSettings):
+    """What remediate, track_jobs and backfill need on top of the ledger."""
+
+    account_id: str = Field(pattern=r"^\d{12}$", alias="ACCOUNT_ID")
+    manifest_bucket: str = Field(min_length=3, alias="MANIFEST_BUCKET")
+    report_bucket: str = Field(min_length=3, alias="REPORT_BUCKET")
+    batch_role_arn: str = Field(pattern=r"^arn:[^:]+:iam::\d{12}:role/.+", alias="BATCH_ROLE_ARN")
+    max_attempts: int = Field(default=5, ge=1, le=100, alias="MAX_ATTEMPTS")
+    backoff_base_seconds: int = Field(default=900, ge=0, alias="BACKOFF_BASE_SECONDS")
+    backoff_max_seconds: int = Field(default=86_400, ge=0, alias="BACKOFF_MAX_SECONDS")
+    max_objects_per_job: int = Field(default=1_000_000, ge=1, alias="MAX_OBJECTS_PER_JOB")
+    max_objects_per_run: int = Field(default=5_000_000, ge=1, alias="MAX_OBJECTS_PER_RUN")
+    job_priority: int = Field(default=10, ge=0, le=2_147_483_647, alias="JOB_PRIORITY")
+    dry_run: bool = Field(default=False, alias="DRY_RUN")
+
+
+SettingsT = TypeVar("SettingsT", bound=LedgerSettings)
+
+
+def load_settings(model: type[SettingsT], environ: Mapping[str, str] | None = None) -> SettingsT:
+    """Read and validate ``model`` from the environment; raise ConfigurationError naming what is wrong."""
+    env = os.environ if environ is None else environ
+    try:
+        return model.model_validate(dict(env))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
+        raise ConfigurationError(f"invalid settings for {model.__name__}: {problems}") from exc
