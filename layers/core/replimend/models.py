@@ -191,6 +191,8 @@ class JobRecord:
     failure_reasons: list[str] = field(default_factory=list)
     kind: str = "remediation"  # "remediation" (our CSV manifest) or "backfill" (generated manifest)
     outcome_recorded: bool = False  # per-object outcomes applied from the completion report
+    region: str | None = None  # the job's Region (the source bucket's): where DescribeJob is called
+    stale_since: datetime | None = None  # set when a job is stuck (Suspended/too old): polling stops
     version: int = 0
 
 
