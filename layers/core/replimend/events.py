@@ -404,7 +404,7 @@ def _load_json(value: Any, where: str) -> Any:
             value = json.loads(value)
         except json.JSONDecodeError as exc:
             raise MalformedEventError(
-                f"{where} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+                f"{where} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
             ) from None
         except RecursionError:
             raise MalformedEventError(f"{where} is nested too deeply") from None
