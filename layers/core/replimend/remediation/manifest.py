@@ -1,0 +1,143 @@
+"""Batch Operations CSV manifests: encoding, streaming, content-derived names and tokens.
+
+Format (aws-facts.md §3.3): no header, ``bucket,key,versionId`` per row, keys URL-encoded, a
+version id on every row (``null`` for the null version), SSE-S3 only. A manifest's S3 key and the
+job's ClientRequestToken both derive from the rows' sha256, so a retried run that plans the same
+rows writes the same object and gets back the same job instead of a second one.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import pickle
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import IO
+from urllib.parse import quote, unquote_plus
+
+from replimend.models import FailureRecord
+
+MANIFEST_FORMAT = "S3BatchOperations_CSV_20180820"
+MANIFEST_FIELDS = ("Bucket", "Key", "VersionId")
+NULL_VERSION = "null"
+#: Rows are kept in memory up to this size, then spill to /tmp (a million rows fit a small Lambda).
+SPOOL_MEMORY_BYTES = 16 * 1024 * 1024
+TOKEN_LENGTH = 64  # ClientRequestToken is 1-64 characters
+
+
+def encode_key(key: str) -> str:
+    """URL-encode a key the way S3 Batch Operations reads it (every reserved character, UTF-8)."""
+    return quote(key, safe="")
+
+
+def decode_key(encoded: str) -> str:
+    # unquote_plus also reads form-encoded keys ('+' for a space); a literal '+' is always %2B.
+    return unquote_plus(encoded)
+
+
+def manifest_row(bucket: str, key: str, version_id: str | None) -> str:
+    """One manifest line; the null version (or an unknown one) is written as the literal ``null``."""
+    return f"{bucket},{encode_key(key)},{version_id or NULL_VERSION}\n"
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestRow:
+    bucket: str
+    key: str  # decoded
+    version_id: str  # as written: "null" for the null version
+
+
+def parse_manifest(lines: Iterable[str]) -> Iterator[ManifestRow]:
+    """Read a CSV manifest (ours, or any ``bucket,key[,version]`` one) back into decoded rows."""
+    for fields in csv.reader(line for line in lines if line.strip()):
+        if len(fields) < 2:
+            continue
+        version = fields[2] if len(fields) > 2 and fields[2] else NULL_VERSION
+        yield ManifestRow(bucket=fields[0], key=decode_key(fields[1]), version_id=version)
+
+
+def _spool() -> IO[bytes]:
+    return tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES, mode="w+b")
+
+
+def manifest_key(source_bucket: str, destination_bucket: str, digest: str) -> str:
+    return f"manifests/{source_bucket}/{destination_bucket}/{digest}.csv"
+
+
+def pending_marker_key(source_bucket: str, destination_bucket: str, digest: str) -> str:
+    """Where the intent to start a job from a manifest is recorded until its objects are marked."""
+    return f"{PENDING_PREFIX}{source_bucket}/{destination_bucket}/{digest}.json"
+
+
+PENDING_PREFIX = "pending/"
+
+
+def report_prefix(source_bucket: str, destination_bucket: str) -> str:
+    return f"reports/{source_bucket}/{destination_bucket}"
+
+
+def client_request_token(digest: str) -> str:
+    """The CreateJob idempotency token: the manifest digest (same rows → same token → same job)."""
+    return digest[:TOKEN_LENGTH]
+
+
+@dataclass
+class ManifestChunk:
+    """One manifest being written: rows go to a spooled file, the planned records to another.
+
+    The digest covers the pair and every row, so two destinations of the same source objects get
+    different manifests and tokens.
+    """
+
+    source_bucket: str
+    destination_bucket: str
+    count: int = 0
+    body: IO[bytes] = field(default_factory=_spool)
+    _records: IO[bytes] = field(default_factory=_spool)
+    _hash: hashlib._Hash = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._hash = hashlib.sha256(f"{self.source_bucket}\n{self.destination_bucket}\n".encode())
+
+    def add(self, record: FailureRecord) -> None:
+        line = manifest_row(self.source_bucket, record.ref.key, record.ref.version_id).encode()
+        self.body.write(line)
+        self._hash.update(line)
+        pickle.dump(record, self._records, protocol=pickle.HIGHEST_PROTOCOL)
+        self.count += 1
+
+    @property
+    def digest(self) -> str:
+        return self._hash.hexdigest()
+
+    @property
+    def key(self) -> str:
+        return manifest_key(self.source_bucket, self.destination_bucket, self.digest)
+
+    @property
+    def token(self) -> str:
+        return client_request_token(self.digest)
+
+    def rewound_body(self) -> IO[bytes]:
+        self.body.seek(0)
+        return self.body
+
+    def text(self) -> str:
+        """The whole manifest (tests and small manifests only)."""
+        return self.rewound_body().read().decode()
+
+    def records(self) -> Iterator[FailureRecord]:
+        """The records in row order, as they were when planned."""
+        self._records.seek(0)
+        while True:
+            try:
+                # Our own spool file, written above in this process: not untrusted input.
+                yield pickle.load(self._records)  # noqa: S301
+            except EOFError:
+                return
+
+    def close(self) -> None:
+        self.body.close()
+        self._records.close()
