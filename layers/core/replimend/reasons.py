@@ -337,7 +337,7 @@ _ENTRIES: tuple[ReasonEntry, ...] = (
         code="SrcBucketReplicationConfigMissing",
         category="configuration",
         action=Action.RETRY_AFTER_FIX,
-        checks=("replication_rule", "replication_metrics", "failure_notification"),
+        checks=("replication_rule", "source_versioning", "replication_metrics", "failure_notification"),
         fix="Restore the source bucket's replication configuration (with metrics enabled).",
         cli=_REPLICATION_CONFIG_CLI,
         description="The source bucket has no replication configuration.",
@@ -469,6 +469,8 @@ UNKNOWN_REASON = ReasonEntry(
     action=Action.ESCALATE,
     checks=(
         "replication_rule",
+        "source_versioning",
+        "destination_versioning",
         "replication_role_trust",
         "replication_role_source_permissions",
         "replication_role_destination_permissions",
