@@ -1,0 +1,175 @@
+"""The embedded AWS: moto in server mode on 127.0.0.1 plus the emulators of what moto lacks.
+
+``EmbeddedAws`` starts moto's server in a thread of this process (so the emulators, which hook
+botocore in-process, see the same calls the production code makes), points ``AWS_ENDPOINT_URL``
+at it with fake credentials, and installs the emulators' botocore hooks on every session created
+from then on, boto3's default session included. Production code keeps calling plain boto3.
+
+    with EmbeddedAws() as aws:
+        boto3.client("s3").create_bucket(Bucket="b")   # reaches moto; replication is emulated
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import urllib.request
+from collections.abc import Iterable
+from typing import Any
+
+import boto3
+
+from replimend_local import hooks
+
+log = logging.getLogger("replimend_local.embedded")
+
+DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account
+DEFAULT_REGION = "us-east-1"
+
+_ENVIRONMENT_KEYS = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE",
+    "AWS_EC2_METADATA_DISABLED",
+    "AWS_PROFILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+)
+
+
+class EmbeddedAws:
+    """Context manager owning the moto server, the emulators and the process environment."""
+
+    def __init__(
+        self,
+        *,
+        region: str = DEFAULT_REGION,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        emulators: bool = True,
+    ) -> None:
+        self.region = region
+        self.account_id = account_id
+        self.with_emulators = emulators
+        self.endpoint_url = ""
+        self.replication: Any = None  # replication_engine.ReplicationEngine
+        self.batch_operations: Any = None  # batch_operations emulator
+        self.iam_simulation: Any = None  # iam_eval hooks owner
+        self._server: Any = None
+        self._saved_environment: dict[str, str | None] = {}
+        self._saved_default_session: boto3.Session | None = None
+        self._hooks: list[hooks.Hook] = []
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> EmbeddedAws:
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint_url = f"http://{host}:{port}"
+        # moto's backends are process-wide: start from an empty account even if another embedded
+        # AWS (or mock_aws) ran in this process before.
+        self.reset()
+        self._apply_environment()
+        # a fresh default session, created under the embedded environment and carrying the hooks
+        self._saved_default_session = boto3.DEFAULT_SESSION
+        boto3.DEFAULT_SESSION = None
+        if self.with_emulators:
+            self._install_emulators()
+        log.info("embedded AWS on %s (account %s)", self.endpoint_url, self.account_id)
+        return self
+
+    def stop(self) -> None:
+        if self._hooks:
+            hooks.uninstall_global(self._hooks)
+            self._hooks = []
+        if self._server is not None:
+            try:
+                self.reset()
+            finally:
+                self._server.stop()
+                self._server = None
+        self._restore_environment()
+        boto3.DEFAULT_SESSION = self._saved_default_session
+        self._saved_default_session = None
+
+    def __enter__(self) -> EmbeddedAws:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        """Empty every moto backend (moto's own /moto-api/reset)."""
+        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - our local server
+            response.read()
+
+    # ------------------------------------------------------------------ wiring
+
+    def _apply_environment(self) -> None:
+        self._saved_environment = {key: os.environ.get(key) for key in _ENVIRONMENT_KEYS}
+        for key in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+            os.environ.pop(key, None)
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": self.endpoint_url,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_SESSION_TOKEN": "testing",
+                "AWS_SECURITY_TOKEN": "testing",
+                "AWS_DEFAULT_REGION": self.region,
+                "AWS_REGION": self.region,
+                # botocore would route some calls to <account>.<service> hosts moto does not serve
+                "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+                "AWS_EC2_METADATA_DISABLED": "true",
+            }
+        )
+
+    def _restore_environment(self) -> None:
+        for key, value in self._saved_environment.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_environment = {}
+
+    def _install_emulators(self) -> None:
+        from replimend_local.batch_operations import BatchOperationsEmulator
+        from replimend_local.iam_eval import IamSimulator
+        from replimend_local.replication_engine import ReplicationEngine
+
+        self.replication = ReplicationEngine(self.endpoint_url, self.region, self.account_id)
+        self.iam_simulation = IamSimulator(self.endpoint_url, self.region, self.account_id)
+        self.batch_operations = BatchOperationsEmulator(
+            self.endpoint_url, self.region, self.account_id, replication=self.replication
+        )
+        self._hooks = _unique_hooks(
+            [
+                *self.replication.handlers(),
+                *self.iam_simulation.handlers(),
+                *self.batch_operations.handlers(),
+            ]
+        )
+        hooks.install_global(self._hooks)
+
+    def session(self, region: str | None = None) -> boto3.Session:
+        """A boto3 session for the embedded account (emulators attached)."""
+        return boto3.Session(region_name=region or self.region)
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        return self.session(region).client(service)  # type: ignore[call-overload]
+
+
+def _unique_hooks(items: Iterable[hooks.Hook]) -> list[hooks.Hook]:
+    seen: dict[tuple[str, str], hooks.Hook] = {}
+    for hook in items:
+        seen.setdefault((hook.name, hook.event_name), hook)
+    return list(seen.values())
