@@ -1,0 +1,189 @@
+"""S3JobManifestGenerator for the Batch Operations emulator: list a source bucket's object versions and
+keep those the job's filter selects, the way S3 builds a generated Batch Replication manifest.
+
+Filter members honoured (botocore ``JobManifestGeneratorFilter``): EligibleForReplication (the version
+matches an enabled rule of the bucket's replication configuration: prefix, tag and And filters),
+ObjectReplicationStatuses (COMPLETED / FAILED / REPLICA / NONE, NONE meaning replication was never
+attempted), CreatedAfter / CreatedBefore, KeyNameConstraint (prefix / suffix / substring),
+ObjectSizeGreaterThanBytes / ObjectSizeLessThanBytes, MatchAnyStorageClass and
+MatchAnyObjectEncryption. Delete markers are not listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+from botocore.utils import parse_timestamp
+
+from replimend_local.batch_manifests import ManifestEntry
+
+ReplicationStatusLookup = Callable[[str, str, str | None], str | None]
+"""(bucket, key, version id) -> the version's replication status as S3 reports it, or None."""
+
+_STATUS_FILTER_VALUES = {
+    "COMPLETE": "COMPLETED",
+    "COMPLETED": "COMPLETED",
+    "FAILED": "FAILED",
+    "REPLICA": "REPLICA",
+}
+
+
+class GenerationError(Exception):
+    """The manifest cannot be generated: the job fails while preparing with this code and reason."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(f"{code}: {reason}")
+        self.code = code
+        self.reason = reason
+
+
+def _as_datetime(value: Any) -> datetime:
+    moment = value if isinstance(value, datetime) else parse_timestamp(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def rule_filter_matches(rule: Mapping[str, Any], key: str, tags: Callable[[], dict[str, str]]) -> bool:
+    """Whether ``key`` (with tags fetched lazily) falls under ``rule``'s filter (V2 Filter or V1 Prefix)."""
+    if "Filter" not in rule:
+        return key.startswith(str(rule.get("Prefix") or ""))
+    rule_filter = rule["Filter"] or {}
+    if "And" in rule_filter:
+        conjunction = rule_filter["And"] or {}
+        prefix = str(conjunction.get("Prefix") or "")
+        wanted = {tag["Key"]: tag["Value"] for tag in conjunction.get("Tags") or []}
+    else:
+        prefix = str(rule_filter.get("Prefix") or "")
+        tag = rule_filter.get("Tag")
+        wanted = {tag["Key"]: tag["Value"]} if tag else {}
+    if not key.startswith(prefix):
+        return False
+    if not wanted:
+        return True
+    present = tags()
+    return all(present.get(name) == value for name, value in wanted.items())
+
+
+class ManifestGenerator:
+    """Builds the entries of a generated manifest from the emulated account's real state."""
+
+    def __init__(self, s3: Any, replication_status: ReplicationStatusLookup) -> None:
+        self._s3 = s3
+        self._replication_status = replication_status
+
+    def _versions(self, bucket: str) -> Iterator[dict[str, Any]]:
+        paginator = self._s3.get_paginator("list_object_versions")
+        try:
+            for page in paginator.paginate(Bucket=bucket):
+                yield from page.get("Versions", [])
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "NoSuchBucket":
+                raise GenerationError(
+                    "SrcBucketNotFound", f"The source bucket {bucket} does not exist"
+                ) from None
+            raise
+
+    def _replication_rules(self, bucket: str) -> list[dict[str, Any]]:
+        try:
+            config = self._s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ReplicationConfigurationNotFoundError":
+                raise GenerationError(
+                    "SrcBucketReplicationConfigMissing",
+                    f"The source bucket {bucket} has no replication configuration",
+                ) from None
+            raise
+        return [rule for rule in config.get("Rules", []) if rule.get("Status") == "Enabled"]
+
+    def _tags(self, bucket: str, key: str, version_id: str | None) -> dict[str, str]:
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if version_id and version_id != "null":
+            kwargs["VersionId"] = version_id
+        return {tag["Key"]: tag["Value"] for tag in self._s3.get_object_tagging(**kwargs).get("TagSet", [])}
+
+    def _encryption(self, bucket: str, key: str, version_id: str | None) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if version_id and version_id != "null":
+            kwargs["VersionId"] = version_id
+        try:
+            return dict(self._s3.head_object(**kwargs))
+        except ClientError:
+            return {"SSECustomerAlgorithm": "AES256"}  # HEAD without the customer key fails for SSE-C
+
+    @staticmethod
+    def _encryption_matches(head: Mapping[str, Any], wanted: list[dict[str, Any]]) -> bool:
+        algorithm = head.get("ServerSideEncryption")
+        for option in wanted:
+            if "SSES3" in option and algorithm == "AES256":
+                return True
+            if "NOTSSE" in option and not algorithm and not head.get("SSECustomerAlgorithm"):
+                return True
+            if "SSEC" in option and head.get("SSECustomerAlgorithm"):
+                return True
+            for name, expected in (("SSEKMS", "aws:kms"), ("DSSEKMS", "aws:kms:dsse")):
+                if name in option and algorithm == expected:
+                    key_arn = option[name].get("KmsKeyArn")
+                    if not key_arn or head.get("SSEKMSKeyId") == key_arn:
+                        return True
+        return False
+
+    def generate(self, source_bucket: str, job_filter: Mapping[str, Any] | None) -> list[ManifestEntry]:
+        """Every object version of ``source_bucket`` the filter selects (all versions without a filter)."""
+        selected = dict(job_filter or {})
+        rules = self._replication_rules(source_bucket) if selected.get("EligibleForReplication") else None
+        after = _as_datetime(selected["CreatedAfter"]) if "CreatedAfter" in selected else None
+        before = _as_datetime(selected["CreatedBefore"]) if "CreatedBefore" in selected else None
+        statuses = set(selected.get("ObjectReplicationStatuses") or [])
+        names = selected.get("KeyNameConstraint") or {}
+        prefixes, suffixes = names.get("MatchAnyPrefix") or [], names.get("MatchAnySuffix") or []
+        substrings = names.get("MatchAnySubstring") or []
+        larger = selected.get("ObjectSizeGreaterThanBytes")
+        smaller = selected.get("ObjectSizeLessThanBytes")
+        classes = set(selected.get("MatchAnyStorageClass") or [])
+        encryptions = list(selected.get("MatchAnyObjectEncryption") or [])
+
+        entries: list[ManifestEntry] = []
+        for version in self._versions(source_bucket):
+            key, version_id = version["Key"], version.get("VersionId")
+            created = _as_datetime(version["LastModified"])
+            size = int(version.get("Size", 0))
+            if (after and created <= after) or (before and created >= before):
+                continue
+            if prefixes and not any(key.startswith(p) for p in prefixes):
+                continue
+            if suffixes and not any(key.endswith(s) for s in suffixes):
+                continue
+            if substrings and not any(s in key for s in substrings):
+                continue
+            if (larger is not None and size <= larger) or (smaller is not None and size >= smaller):
+                continue
+            if classes and version.get("StorageClass", "STANDARD") not in classes:
+                continue
+            if rules is not None:
+                tag_cache: dict[str, str] | None = None
+
+                def tags(key: str = key, version_id: str | None = version_id) -> dict[str, str]:
+                    nonlocal tag_cache
+                    if tag_cache is None:
+                        tag_cache = self._tags(source_bucket, key, version_id)
+                    return tag_cache
+
+                if not any(rule_filter_matches(rule, key, tags) for rule in rules):
+                    continue
+            if statuses:
+                status = self._replication_status(source_bucket, key, version_id)
+                value = _STATUS_FILTER_VALUES.get(status, "PENDING") if status else "NONE"
+                if value not in statuses:
+                    continue
+            if encryptions and not self._encryption_matches(
+                self._encryption(source_bucket, key, version_id), encryptions
+            ):
+                continue
+            entries.append(ManifestEntry(source_bucket, key, version_id))
+        if not entries:
+            raise GenerationError(
+                "NoKeysMatchingFilter", "Manifest generation found no keys matching the filter criteria"
+            )
+        return entries
