@@ -35,6 +35,7 @@ from typing import Any
 
 import boto3
 import botocore.handlers
+import botocore.loaders
 import botocore.session
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
@@ -250,6 +251,19 @@ def global_hooks() -> list[Hook]:
         return list(_GLOBAL_HOOKS)
 
 
+_LOADER: botocore.loaders.Loader | None = None
+
+
+def _shared_loader() -> botocore.loaders.Loader:
+    """One model loader for every plain session: botocore caches models per loader, and emulators
+    create sessions often enough that re-reading the service JSON files shows."""
+    global _LOADER  # noqa: PLW0603 - a lazily created, read-only cache
+    with _GLOBAL_LOCK:
+        if _LOADER is None:
+            _LOADER = botocore.loaders.create_loader()
+        return _LOADER
+
+
 def plain_session(region_name: str | None = None) -> boto3.Session:
     """A boto3 session without any emulator hook, for emulators' own calls to the moto server.
 
@@ -257,6 +271,7 @@ def plain_session(region_name: str | None = None) -> boto3.Session:
     (and probing the full credential chain could wait on an instance-metadata endpoint).
     """
     core = botocore.session.Session()
+    core.register_component("data_loader", _shared_loader())
     for hook in global_hooks():
         core.unregister(hook.event_name, hook.registered_handler())
     if os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_PROFILE"):
