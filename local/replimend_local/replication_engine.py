@@ -286,12 +286,21 @@ class ReplicationEngine:
             self._state.errors.clear()
 
     def replication_configuration(self, bucket: str) -> dict[str, Any] | None:
-        """The bucket's replication configuration as it was put (moto's own rendering is lossy)."""
+        """The bucket's replication configuration as it was put (moto's own rendering is lossy);
+        None when the bucket has none or does not exist."""
+        try:
+            return self._configuration(bucket)
+        except _ReplicationFailure:
+            return None
+
+    def _configuration(self, bucket: str) -> dict[str, Any]:
         try:
             moto_view = self._s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"]
         except ClientError as error:
-            if _error_code(error) in ("ReplicationConfigurationNotFoundError", "NoSuchBucket"):
-                return None
+            if _error_code(error) == "NoSuchBucket":
+                raise _ReplicationFailure("SrcBucketNotFound") from error
+            if _error_code(error) == "ReplicationConfigurationNotFoundError":
+                raise _ReplicationFailure("SrcBucketReplicationConfigMissing") from error
             raise
         with self._state.lock:
             stored = self._state.configurations.get(bucket)
@@ -299,11 +308,18 @@ class ReplicationEngine:
             return _with_moto_ids(stored, moto_view)
         return dict(moto_view)
 
-    def eligible_rules(self, bucket: str, key: str, version: SourceVersion) -> list[ApplicableRule]:
-        """Per destination, the highest-priority enabled rule whose filter matches the version."""
+    def eligible_rules(self, bucket: str, key: str, version: SourceVersion | str) -> list[ApplicableRule]:
+        """Per destination, the highest-priority enabled rule that applies to the version (filter,
+        SSE-KMS opt-in). ``version`` is a version id or an already read :class:`SourceVersion`;
+        [] when there is no configuration or the version does not exist."""
         configuration = self.replication_configuration(bucket)
         if configuration is None:
             return []
+        if isinstance(version, str):
+            try:
+                version = self._read_source_version(bucket, key, version)
+            except _ReplicationFailure:
+                return []
         return _eligible_rules(configuration, key, version)
 
     def replicate_version(
@@ -329,11 +345,7 @@ class ReplicationEngine:
     def _replicate(
         self, bucket: str, key: str, version_id: str, trigger: Trigger
     ) -> list[ReplicationOutcome]:
-        if not self._bucket_exists(bucket):
-            raise _ReplicationFailure("SrcBucketNotFound")
-        configuration = self.replication_configuration(bucket)
-        if configuration is None:
-            raise _ReplicationFailure("SrcBucketReplicationConfigMissing")
+        configuration = self._configuration(bucket)
         version = self._read_source_version(bucket, key, version_id)
         if trigger == "live" and self.replication_status(bucket, key, version_id) == REPLICA:
             return []  # S3 does not replicate replicas again (only Batch Replication does)
@@ -672,6 +684,13 @@ class ReplicationEngine:
             TopicArn=topic_arn, Message=body, Subject="Amazon S3 Notification"
         )
 
+    def _bucket_region(self, bucket: str) -> str:
+        try:
+            location = self._s3.get_bucket_location(Bucket=bucket).get("LocationConstraint")
+        except ClientError:
+            return self.region
+        return str(location or "us-east-1")
+
     def _next_sequencer(self) -> str:
         value = max(self._state.last_sequencer + 1, time.time_ns())
         self._state.last_sequencer = value
@@ -687,7 +706,7 @@ class ReplicationEngine:
         return {
             "eventVersion": "2.2",
             "eventSource": "aws:s3",
-            "awsRegion": self.region,
+            "awsRegion": self._bucket_region(version.bucket),
             "eventTime": _iso_millis(datetime.now(UTC)),
             "eventName": "Replication:OperationFailedReplication",
             "userIdentity": {"principalId": S3_SERVICE_PRINCIPAL},

@@ -871,3 +871,90 @@ def test_batch_without_configuration(account: EmbeddedAccount) -> None:
     assert outcome.failure_reason == "SrcBucketReplicationConfigMissing"
     [missing] = account.engine.replicate_version("no-such-bucket", "k", "v", trigger="batch")
     assert missing.failure_reason == "SrcBucketNotFound"
+
+
+def test_acls_enabled_source_needs_acl_read_permission(account: EmbeddedAccount) -> None:
+    # Given a source whose ACLs are enabled (ObjectWriter) and a role without GetObjectVersionAcl
+    account.bucket(SRC)
+    account.bucket(DST)
+    account.s3.put_bucket_ownership_controls(
+        Bucket=SRC, OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]}
+    )
+    role = account.role(
+        "no-acl",
+        {
+            "Effect": "Allow",
+            "Action": "s3:GetObjectVersionForReplication",
+            "Resource": f"arn:aws:s3:::{SRC}/*",
+        },
+        {"Effect": "Allow", "Action": "s3:ReplicateObject", "Resource": f"arn:aws:s3:::{DST}/*"},
+    )
+    account.replicate(SRC, role, rule(DST))
+    version = put(account)
+    assert (
+        account.engine.last_outcomes(SRC, "docs/report.csv", version)[0].failure_reason
+        == "SrcGetAclNotPermitted"
+    )
+    # With ACLs disabled (bucket owner enforced, the default) the ACL is not read
+    account.s3.put_bucket_ownership_controls(
+        Bucket=SRC, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    )
+    assert head_status(account, SRC, "docs/report.csv", put(account)) == "COMPLETED"
+
+
+def test_eligible_rules_by_version_id(account: EmbeddedAccount) -> None:
+    healthy_setup(
+        account,
+        rule(DST, rule_id="docs", filter_={"Prefix": "docs/"}),
+        rule(DST2, rule_id="all", priority=2),
+        destinations=(DST, DST2),
+    )
+    version = put(account)
+    assert [r.rule_id for r in account.engine.eligible_rules(SRC, "docs/report.csv", version)] == [
+        "docs",
+        "all",
+    ]
+    assert account.engine.eligible_rules(SRC, "docs/report.csv", "no-such-version") == []
+    assert account.engine.eligible_rules("no-such-bucket", "k", version) == []
+
+
+def test_global_install_hooks_plain_boto3_clients(moto_endpoint: str) -> None:
+    # Given the engine installed the way the embedded AWS installs it: for every later session
+    reset_moto(moto_endpoint)
+    engine = ReplicationEngine(moto_endpoint, REGION, ACCOUNT)
+    engine.reset()
+    installed = engine.handlers()
+    hooks.install_global(installed)
+    try:
+        # When production-style code uses boto3.client() and a fresh boto3.Session()
+        s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name=REGION)
+        iam = boto3.Session().client("iam", endpoint_url=moto_endpoint, region_name=REGION)
+        for bucket in (SRC, DST):
+            s3.create_bucket(Bucket=bucket)
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        role = iam.create_role(RoleName="replication", AssumeRolePolicyDocument=json.dumps(S3_TRUST))["Role"][
+            "Arn"
+        ]
+        iam.put_role_policy(
+            RoleName="replication",
+            PolicyName="all",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+                }
+            ),
+        )
+        configuration: Any = {"Role": role, "Rules": [rule(DST)]}
+        s3.put_bucket_replication(Bucket=SRC, ReplicationConfiguration=configuration)
+        s3.put_object(Bucket=SRC, Key="k", Body=b"v")
+        # Then replication ran and the status is visible; the emulator's own session is not hooked
+        assert s3.head_object(Bucket=SRC, Key="k")["ReplicationStatus"] == "COMPLETED"
+        assert s3.head_object(Bucket=DST, Key="k")["ReplicationStatus"] == "REPLICA"
+        plain = hooks.plain_session(REGION).client("s3", endpoint_url=moto_endpoint)
+        assert "ReplicationStatus" not in plain.head_object(Bucket=SRC, Key="k")
+        assert engine.errors() == []
+    finally:
+        hooks.uninstall_global(installed)
+    unhooked = boto3.client("s3", endpoint_url=moto_endpoint, region_name=REGION)
+    assert "ReplicationStatus" not in unhooked.head_object(Bucket=SRC, Key="k")
