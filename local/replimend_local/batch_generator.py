@@ -20,8 +20,10 @@ from botocore.utils import parse_timestamp
 
 from replimend_local.batch_manifests import ManifestEntry
 
-ReplicationStatusLookup = Callable[[str, str, str | None], str | None]
+ReplicationStatusLookup = Callable[[str, str, str], str | None]
 """(bucket, key, version id) -> the version's replication status as S3 reports it, or None."""
+ConfigurationLookup = Callable[[str], "dict[str, Any] | None"]
+"""bucket -> its replication configuration, or None when it has none."""
 
 _STATUS_FILTER_VALUES = {
     "COMPLETE": "COMPLETED",
@@ -69,9 +71,15 @@ def rule_filter_matches(rule: Mapping[str, Any], key: str, tags: Callable[[], di
 class ManifestGenerator:
     """Builds the entries of a generated manifest from the emulated account's real state."""
 
-    def __init__(self, s3: Any, replication_status: ReplicationStatusLookup) -> None:
+    def __init__(
+        self,
+        s3: Any,
+        replication_status: ReplicationStatusLookup,
+        replication_configuration: ConfigurationLookup | None = None,
+    ) -> None:
         self._s3 = s3
         self._replication_status = replication_status
+        self._replication_configuration = replication_configuration or self._configuration_from_s3
 
     def _versions(self, bucket: str) -> Iterator[dict[str, Any]]:
         paginator = self._s3.get_paginator("list_object_versions")
@@ -85,25 +93,31 @@ class ManifestGenerator:
                 ) from None
             raise
 
-    def _replication_rules(self, bucket: str) -> list[dict[str, Any]]:
+    def _configuration_from_s3(self, bucket: str) -> dict[str, Any] | None:
         try:
-            config = self._s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"]
+            return dict(self._s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"])
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ReplicationConfigurationNotFoundError":
-                raise GenerationError(
-                    "SrcBucketReplicationConfigMissing",
-                    f"The source bucket {bucket} has no replication configuration",
-                ) from None
+            code = error.response.get("Error", {}).get("Code")
+            if code in ("ReplicationConfigurationNotFoundError", "NoSuchBucket"):
+                return None
             raise
+
+    def _replication_rules(self, bucket: str) -> list[dict[str, Any]]:
+        config = self._replication_configuration(bucket)
+        if config is None:
+            raise GenerationError(
+                "SrcBucketReplicationConfigMissing",
+                f"The source bucket {bucket} has no replication configuration",
+            )
         return [rule for rule in config.get("Rules", []) if rule.get("Status") == "Enabled"]
 
-    def _tags(self, bucket: str, key: str, version_id: str | None) -> dict[str, str]:
+    def _tags(self, bucket: str, key: str, version_id: str) -> dict[str, str]:
         kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
         if version_id and version_id != "null":
             kwargs["VersionId"] = version_id
         return {tag["Key"]: tag["Value"] for tag in self._s3.get_object_tagging(**kwargs).get("TagSet", [])}
 
-    def _encryption(self, bucket: str, key: str, version_id: str | None) -> dict[str, Any]:
+    def _encryption(self, bucket: str, key: str, version_id: str) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
         if version_id and version_id != "null":
             kwargs["VersionId"] = version_id
@@ -146,7 +160,7 @@ class ManifestGenerator:
 
         entries: list[ManifestEntry] = []
         for version in self._versions(source_bucket):
-            key, version_id = version["Key"], version.get("VersionId")
+            key, version_id = version["Key"], str(version.get("VersionId") or "null")
             created = _as_datetime(version["LastModified"])
             size = int(version.get("Size", 0))
             if (after and created <= after) or (before and created >= before):
@@ -164,7 +178,7 @@ class ManifestGenerator:
             if rules is not None:
                 tag_cache: dict[str, str] | None = None
 
-                def tags(key: str = key, version_id: str | None = version_id) -> dict[str, str]:
+                def tags(key: str = key, version_id: str = version_id) -> dict[str, str]:
                     nonlocal tag_cache
                     if tag_cache is None:
                         tag_cache = self._tags(source_bucket, key, version_id)

@@ -91,7 +91,7 @@ class ReplicationOutcomeLike(Protocol):
     @property
     def destination_bucket(self) -> str: ...
     @property
-    def rule_id(self) -> str: ...
+    def rule_id(self) -> str | None: ...
     @property
     def status(self) -> str: ...
     @property
@@ -102,10 +102,10 @@ class ReplicationEnginePort(Protocol):
     """What the emulator needs of the replication engine (replimend_local.replication_engine)."""
 
     def replicate_version(
-        self, source_bucket: str, key: str, version_id: str, *, trigger: str = ...
+        self, source_bucket: str, key: str, version_id: str, *, trigger: Literal["live", "batch"] = ...
     ) -> Sequence[ReplicationOutcomeLike]: ...
 
-    def replication_status(self, bucket: str, key: str, version_id: str | None) -> str | None: ...
+    def replication_status(self, bucket: str, key: str, version_id: str) -> str | None: ...
 
 
 class RoleAuthority(Protocol):
@@ -280,6 +280,23 @@ _TASK_HTTP_STATUS = {
     "DstKmsKeyNotFound": 404,
     "DstVersionNotFound": 404,
 }
+
+
+_SOURCE_FAILURES = {
+    "SrcBucketNotFound": "The source bucket {bucket} does not exist",
+    "SrcBucketReplicationConfigMissing": "The source bucket {bucket} has no replication configuration",
+    "SrcKeyNotFound": "The key {key} no longer exists in {bucket}",
+    "SrcVersionNotFound": "The version {version} of {key} no longer exists in {bucket}",
+    "SrcObjectNotEligible": "The object {key} matches no enabled replication rule of {bucket}",
+}
+
+
+def _outcome_message(entry: ManifestEntry, outcome: ReplicationOutcomeLike) -> str:
+    code = outcome.failure_reason or outcome.status
+    if not outcome.destination_bucket:
+        template = _SOURCE_FAILURES.get(code, "Replication of {key} failed: {code}")
+        return template.format(bucket=entry.bucket, key=entry.key, version=entry.version_id, code=code)
+    return f"Replication to {outcome.destination_bucket} (rule {outcome.rule_id}) failed: {code}"
 
 
 def _task_http_status(code: str) -> int:
@@ -764,9 +781,10 @@ class BatchOperationsEmulator:
                 f"arn:aws:s3:::{source_bucket}",
             )
         engine = self._engine_for(job.region)
-        entries = ManifestGenerator(s3, engine.replication_status).generate(
-            source_bucket, generator.get("Filter")
-        )
+        # The engine keeps replication configurations as they were put (moto's rendering is lossy).
+        configuration = getattr(engine, "replication_configuration", None)
+        generate = ManifestGenerator(s3, engine.replication_status, configuration).generate
+        entries = generate(source_bucket, generator.get("Filter"))
         if generator.get("EnableManifestOutput"):
             output = generator["ManifestOutputLocation"]
             output_bucket = bucket_from_arn(output["Bucket"])
@@ -858,10 +876,7 @@ class BatchOperationsEmulator:
         if not broken:
             return TaskResult(entry, True, 200, "", "Successful")
         code = broken[0].failure_reason or "UnknownError"
-        details = "; ".join(
-            f"{o.destination_bucket} (rule {o.rule_id}): {o.failure_reason or o.status}" for o in broken
-        )
-        return failed(code, f"Replication failed for {details}")
+        return failed(code, "; ".join(_outcome_message(entry, outcome) for outcome in broken))
 
     def _finish(self, job: _Job, final: str) -> None:
         report = job.request["Report"]
