@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import logging
+import threading
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -1162,3 +1163,106 @@ def test_failed_job_event_carries_failure_codes(
     assert last["status"] == "Failed"
     assert last["failureCodes"] == ["AssumeRoleNotPermitted"]
     assert last["statusChangeReason"] and "cannot assume" in last["statusChangeReason"][0]
+
+
+def test_generated_manifest_keeps_only_versions_eligible_for_an_enabled_rule(
+    account: Account, s3control: Any, batch: BatchOperationsEmulator, engine: ReplicationEngine
+) -> None:
+    # Given a source whose only rule (put through a hooked client, as production would) covers logs/
+    replicated_pair(account, "src", "dst")
+    make_bucket(account, "reports", versioned=False)
+    make_bucket(account, "manifests", versioned=False)
+    role = batch_role(account)
+    configuration = account.s3.get_bucket_replication(Bucket="src")["ReplicationConfiguration"]
+    configuration["Rules"][0]["Filter"] = {"Prefix": "logs/"}
+    hooked = boto3.Session(region_name=REGION)
+    hooks.install(hooked, engine.handlers())
+    hooked.client("s3", endpoint_url=account.endpoint).put_bucket_replication(
+        Bucket="src", ReplicationConfiguration=configuration
+    )
+    put_versions(account, "src", ["logs/in.log", "data/out.bin"])
+    # When a generated manifest asks for eligible versions
+    job_id = s3control.create_job(**generator_request(role, EligibleForReplication=True))["JobId"]
+    batch.process_jobs()
+    # Then only the version under the rule's prefix is a task
+    job = describe(s3control, job_id)
+    assert [row[1] for row in read_generated(account, job)] == ["logs/in.log"]
+    assert job["ProgressSummary"]["NumberOfTasksSucceeded"] == 1
+
+
+def test_a_generated_manifest_can_drive_a_later_job_as_an_inventory_manifest(
+    account: Account, s3control: Any, batch: BatchOperationsEmulator
+) -> None:
+    replicated_pair(account, "src", "dst")
+    make_bucket(account, "reports", versioned=False)
+    make_bucket(account, "manifests", versioned=False)
+    role = batch_role(account)
+    put_versions(account, "src", ["a b.txt", "c.txt"])
+    first = s3control.create_job(**generator_request(role))["JobId"]
+    batch.process_jobs()
+    descriptor = describe(s3control, first)["GeneratedManifestDescriptor"]
+    manifest = {"Spec": {"Format": descriptor["Format"]}, "Location": descriptor["Location"]}
+    second = s3control.create_job(**job_request(role, manifest, token="again"))["JobId"]
+    batch.process_jobs()
+    job = describe(s3control, second)
+    assert job["Status"] == "Complete"
+    assert job["ProgressSummary"]["NumberOfTasksSucceeded"] == 2
+
+
+def test_background_execution_advances_jobs_without_being_asked(
+    account: Account, engine: ReplicationEngine, healthy: dict[str, Any]
+) -> None:
+    batch = BatchOperationsEmulator(account.endpoint, REGION, ACCOUNT, replication=engine)
+    s3control = own_s3control(batch)
+    batch.start_background(interval=0.01)
+    try:
+        job_id = s3control.create_job(**job_request(healthy["role"], healthy["manifest"]))["JobId"]
+        deadline = datetime.now(UTC) + timedelta(seconds=30)
+        while describe(s3control, job_id)["Status"] != "Complete" and datetime.now(UTC) < deadline:
+            threading.Event().wait(0.05)
+    finally:
+        batch.stop_background()
+    assert describe(s3control, job_id)["Status"] == "Complete"
+
+
+# --- the circuit breaker's arithmetic, with instant task outcomes -----------------------------------
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    destination_bucket: str
+    rule_id: str | None
+    status: str
+    failure_reason: str | None
+
+
+class InstantEngine:
+    """Decides a task from its key alone (``bad/`` fails), so 1,000 tasks take no HTTP calls: this
+    tests only the threshold arithmetic; the tests above use the real engine."""
+
+    def replicate_version(
+        self, source_bucket: str, key: str, version_id: str, *, trigger: str = "live"
+    ) -> list[Any]:
+        if key.startswith("bad/"):
+            return [_Outcome("dst", "rule", "FAILED", "DstPutObjectNotPermitted")]
+        return [_Outcome("dst", "rule", "COMPLETED", None)]
+
+    def replication_status(self, bucket: str, key: str, version_id: str) -> str | None:
+        return None
+
+
+@pytest.mark.parametrize(("failing", "expected"), [(500, "Complete"), (501, "Failed")])
+def test_exactly_half_failing_completes_and_one_more_fails(
+    account: Account, failing: int, expected: str
+) -> None:
+    replicated_pair(account, "src", "dst")
+    make_bucket(account, "reports", versioned=False)
+    role = batch_role(account)
+    rows = [f"src,bad/{n},v\n" for n in range(failing)] + [f"src,good/{n},v\n" for n in range(1000 - failing)]
+    batch = BatchOperationsEmulator(account.endpoint, REGION, ACCOUNT, replication=InstantEngine())
+    s3control = own_s3control(batch)
+    job_id = s3control.create_job(**job_request(role, put_manifest(account, rows)))["JobId"]
+    batch.process_jobs()
+    job = describe(s3control, job_id)
+    assert job["Status"] == expected
+    assert job["ProgressSummary"]["NumberOfTasksFailed"] == failing
