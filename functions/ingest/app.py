@@ -1,1 +1,40 @@
-"""ingest: placeholder until the core lands."""
+"""ingest: record S3 replication events from the FailureQueue in the ledger.
+
+Partial batch responses: a message that cannot be parsed (or recorded) is reported in
+batchItemFailures, SQS redelivers it and after maxReceiveCount moves it to the DLQ; the rest of
+the batch is recorded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from replimend.ingest import ingest_message
+from replimend.ledger import Ledger
+from replimend.observability import logger, metrics, tracer
+from replimend.settings import LedgerSettings, load_settings
+
+settings = load_settings(LedgerSettings)
+ledger = Ledger.from_settings(settings)
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> None:
+    logger.append_keys(message_id=record.message_id)
+    ingest_message(record.body, ledger, message_id=record.message_id)
+
+
+@logger.inject_lambda_context(correlation_id_path="Records[0].messageId")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return dict(
+        process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+    )

@@ -850,53 +850,67 @@ class Ledger:
 
         ``at`` is when the failure happened: a fixed incident reopens when a failure happened after
         it was marked fixed (the fix did not hold); earlier failures delivered late do not reopen it.
+        With neither (a redelivered event) an existing incident is left exactly as it is.
         """
         now = format_time(self._now())
+        key = {"pk": incident_pk(source_bucket, destination_bucket, reason), "sk": INCIDENT_SK}
+        ensure_only: dict[str, Any] = {}
+        if new_objects == 0 and at is None:
+            ensure_only["ConditionExpression"] = Attr("pk").not_exists()
         # Hand-written expression: if_not_exists and ADD have no place in _update's SET/REMOVE.
-        item = self._call(
-            "UpdateItem",
-            Key={"pk": incident_pk(source_bucket, destination_bucket, reason), "sk": INCIDENT_SK},
-            UpdateExpression=(
-                "SET #entity = :e, #src = :s, #dst = :d, #reason = :r, "
-                "#opened = if_not_exists(#opened, :now), #fixed = if_not_exists(#fixed, :false), "
-                "#spk = if_not_exists(#spk, :open), #ssk = :ssk, "
-                "#last = :now ADD #count :n, #version :zero"
-            ),
-            ExpressionAttributeNames={
-                "#entity": "entity",
-                "#src": "source_bucket",
-                "#dst": "destination_bucket",
-                "#reason": "failure_reason",
-                "#opened": "opened_at",
-                "#fixed": "fixed",
-                "#spk": "state_pk",
-                "#ssk": "state_sk",
-                "#last": "last_failure_at",
-                "#count": "object_count",
-                "#version": "version",
-            },
-            ExpressionAttributeValues={
-                ":e": "incident",
-                ":s": source_bucket,
-                ":d": destination_bucket,
-                ":r": reason,
-                ":now": now,
-                ":false": False,
-                ":open": "INCIDENT#OPEN",
-                ":ssk": f"{source_bucket}#{destination_bucket}#{reason}",
-                ":n": new_objects,
-                ":zero": 0,
-            },
-            ReturnValues="ALL_NEW",
-        )["Attributes"]
+        try:
+            item = self._call(
+                "UpdateItem",
+                Key=key,
+                UpdateExpression=(
+                    "SET #entity = :e, #src = :s, #dst = :d, #reason = :r, "
+                    "#opened = if_not_exists(#opened, :now), #fixed = if_not_exists(#fixed, :false), "
+                    "#spk = if_not_exists(#spk, :open), #ssk = :ssk, "
+                    "#last = :last ADD #count :n, #version :zero"
+                ),
+                ExpressionAttributeNames={
+                    "#entity": "entity",
+                    "#src": "source_bucket",
+                    "#dst": "destination_bucket",
+                    "#reason": "failure_reason",
+                    "#opened": "opened_at",
+                    "#fixed": "fixed",
+                    "#spk": "state_pk",
+                    "#ssk": "state_sk",
+                    "#last": "last_failure_at",
+                    "#count": "object_count",
+                    "#version": "version",
+                },
+                ExpressionAttributeValues={
+                    ":e": "incident",
+                    ":s": source_bucket,
+                    ":d": destination_bucket,
+                    ":r": reason,
+                    ":now": now,
+                    ":last": format_time(at) if at else now,
+                    ":false": False,
+                    ":open": "INCIDENT#OPEN",
+                    ":ssk": f"{source_bucket}#{destination_bucket}#{reason}",
+                    ":n": new_objects,
+                    ":zero": 0,
+                },
+                ReturnValues="ALL_NEW",
+                **ensure_only,
+            )["Attributes"]
+        except ConflictError:
+            existing = self.get_incident(source_bucket, destination_bucket, reason)
+            if existing is None:  # deleted in between; nothing sensible to return
+                raise
+            return existing
         incident = _incident_from_item(item)
         if at is not None and incident.fixed and incident.fixed_at is not None and at > incident.fixed_at:
             try:
                 item = self._update(
-                    {"pk": incident_pk(source_bucket, destination_bucket, reason), "sk": INCIDENT_SK},
+                    key,
                     {
                         "fixed": False,
                         "fixed_at": None,
+                        "fixed_by": None,
                         "reopened_at": now,
                         "reopened_because": f"failure at {format_time(at)} after the fix",
                         "state_pk": "INCIDENT#OPEN",
