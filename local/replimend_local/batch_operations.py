@@ -54,6 +54,7 @@ from replimend_local import hooks
 from replimend_local.batch_generator import GenerationError, ManifestGenerator
 from replimend_local.batch_manifests import (
     CSV_MANIFEST_FORMAT,
+    GENERATED_MANIFEST_FORMAT,
     INVENTORY_MANIFEST_FORMATS,
     REPORT_FORMAT,
     ManifestEntry,
@@ -184,6 +185,7 @@ class _Job:
     request: dict[str, Any]
     fingerprint: str
     created: datetime
+    sequence: int
     status: str = "New"
     status_update_reason: str | None = None
     failure_reasons: list[dict[str, str]] = field(default_factory=list)
@@ -309,13 +311,14 @@ _SESSIONS_LOCK = threading.Lock()
 _SESSIONS: dict[str, Any] = {}
 
 
-def _plain_session(region: str) -> Any:
-    """An un-hooked session per region, shared: its loader keeps the parsed service models, which
-    take a good part of a second to load for every new session."""
+def _plain_client(service: str, region: str, endpoint_url: str, config: Config) -> Any:
+    """A client of an un-hooked session per region, shared between emulators: its loader keeps the
+    parsed service models, which take a good part of a second to load for every new session.
+    Sessions are not safe for concurrent client creation, hence the lock."""
     with _SESSIONS_LOCK:
         if region not in _SESSIONS:
             _SESSIONS[region] = hooks.plain_session(region)
-        return _SESSIONS[region]
+        return _SESSIONS[region].client(service, endpoint_url=endpoint_url, config=config)
 
 
 # --- the emulator --------------------------------------------------------------------------------
@@ -394,10 +397,7 @@ class BatchOperationsEmulator:
         with self._lock:
             if (service, region) not in self._clients:
                 config = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2})
-                session: Any = _plain_session(region)
-                self._clients[(service, region)] = session.client(
-                    service, endpoint_url=self.endpoint_url, config=config
-                )
+                self._clients[(service, region)] = _plain_client(service, region, self.endpoint_url, config)
             return self._clients[(service, region)]
 
     def _engine_for(self, region: str) -> ReplicationEnginePort:
@@ -452,6 +452,7 @@ class BatchOperationsEmulator:
                 request=request,
                 fingerprint=fingerprint,
                 created=self._now(),
+                sequence=len(self._jobs),
             )
             self._jobs[job.job_id] = job
             self._tokens[(account_id, region, token)] = job.job_id
@@ -518,13 +519,10 @@ class BatchOperationsEmulator:
         region = str(context.get("client_region") or self.region)
         statuses = set(params.get("JobStatuses") or [])
         limit = int(params.get("MaxResults") or 1000)
-        after: tuple[str, str] | None = None
+        before: int | None = None  # the creation sequence number the previous page ended at
         if params.get("NextToken"):
             try:
-                created, job_id = (
-                    base64.urlsafe_b64decode(str(params["NextToken"]).encode()).decode().split("|")
-                )
-                after = (created, job_id)
+                before = int(base64.urlsafe_b64decode(str(params["NextToken"]).encode()).decode())
             except ValueError:
                 raise hooks.EmulatedError(
                     "InvalidNextTokenException", "The NextToken is not valid", 400
@@ -539,11 +537,11 @@ class BatchOperationsEmulator:
                     and not self._expired(job)
                     and (not statuses or job.status in statuses)
                 ),
-                key=lambda job: (job.created.isoformat(), job.job_id),
-                reverse=True,
+                key=lambda job: job.sequence,
+                reverse=True,  # newest first
             )
-            if after is not None:
-                jobs = [job for job in jobs if (job.created.isoformat(), job.job_id) < after]
+            if before is not None:
+                jobs = [job for job in jobs if job.sequence < before]
             page, rest = jobs[:limit], jobs[limit:]
             body: dict[str, Any] = {
                 "Jobs": [
@@ -562,15 +560,15 @@ class BatchOperationsEmulator:
             }
             if rest:
                 last = page[-1]
-                body["NextToken"] = base64.urlsafe_b64encode(
-                    f"{last.created.isoformat()}|{last.job_id}".encode()
-                ).decode()
+                body["NextToken"] = base64.urlsafe_b64encode(str(last.sequence).encode()).decode()
             return _output("ListJobs", body)
 
     # -- API: UpdateJobStatus / UpdateJobPriority --------------------------------------------------
 
     def _update_job_status(self, params: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
         requested = str(params["RequestedJobStatus"])
+        if requested not in ("Ready", "Cancelled"):  # botocore does not check enums
+            raise _bad_request(f"RequestedJobStatus must be Ready or Cancelled, not {requested}")
         reason = params.get("StatusUpdateReason")
         with self._lock:
             job = self._find(params, context)
@@ -625,7 +623,7 @@ class BatchOperationsEmulator:
 
     def _runnable(self) -> list[_Job]:
         jobs = [job for job in self._jobs.values() if job.status in RUNNABLE]
-        return sorted(jobs, key=lambda job: (-int(job.request["Priority"]), job.created, job.job_id))
+        return sorted(jobs, key=lambda job: (-int(job.request["Priority"]), job.sequence))
 
     def process_jobs(self, max_steps: int | None = None) -> int:
         """Advance runnable jobs (highest priority first) until none can move or ``max_steps`` status
@@ -900,9 +898,8 @@ class BatchOperationsEmulator:
 
     def _emit(self, job: _Job, event_name: str, *, reasons: Sequence[str] = ()) -> None:
         now = self._now()
-        failure_codes = (
-            [failure["FailureCode"] for failure in job.failure_reasons] if job.status == "Failed" else []
-        )
+        failing = job.status in ("Failing", "Failed")
+        failure_codes = [failure["FailureCode"] for failure in job.failure_reasons] if failing else []
         detail = {
             "eventVersion": "1.05",
             "userIdentity": {"accountId": job.account_id, "invokedBy": "s3.amazonaws.com"},
@@ -1005,8 +1002,9 @@ def _validate_manifest(manifest: Mapping[str, Any]) -> None:
         fields = list(spec.get("Fields") or [])
         if "Bucket" not in fields or "Key" not in fields:
             raise _bad_request("Manifest Spec Fields must include Bucket and Key for a CSV manifest")
-        if len(set(fields) - {"Ignore"}) != len([f for f in fields if f != "Ignore"]):
-            raise _bad_request("Manifest Spec Fields name a column twice")
+        named = [name for name in fields if name != "Ignore"]
+        if len(set(named)) != len(named) or not set(named) <= {"Bucket", "Key", "VersionId"}:
+            raise _bad_request(f"Manifest Spec Fields are not valid: {fields}")
     elif spec["Format"] not in INVENTORY_MANIFEST_FORMATS:
         raise _bad_request(f"Unsupported manifest format {spec['Format']}")
     try:
@@ -1033,9 +1031,14 @@ def _validate_generator(generator: Mapping[str, Any]) -> None:
             bucket_from_arn(output["Bucket"])
         except ValueError as error:
             raise _bad_request(f"ManifestOutputLocation Bucket: {error}") from None
-    encryptions = (s3_generator.get("Filter") or {}).get("MatchAnyObjectEncryption") or []
-    if len(encryptions) > 1:
+    if output and output.get("ManifestFormat") != GENERATED_MANIFEST_FORMAT:
+        raise _bad_request(f"ManifestOutputLocation ManifestFormat must be {GENERATED_MANIFEST_FORMAT}")
+    job_filter = s3_generator.get("Filter") or {}
+    if len(job_filter.get("MatchAnyObjectEncryption") or []) > 1:
         raise _bad_request("MatchAnyObjectEncryption accepts one encryption type")
+    statuses = set(job_filter.get("ObjectReplicationStatuses") or [])
+    if not statuses <= {"COMPLETED", "FAILED", "REPLICA", "NONE"}:  # botocore does not check enums
+        raise _bad_request(f"ObjectReplicationStatuses has unknown values: {sorted(statuses)}")
 
 
 def _validate_report(report: Mapping[str, Any]) -> None:
@@ -1045,6 +1048,8 @@ def _validate_report(report: Mapping[str, Any]) -> None:
         raise _bad_request("An enabled Report requires Bucket and Format")
     if report["Format"] != REPORT_FORMAT:
         raise _bad_request(f"Report Format must be {REPORT_FORMAT}")
+    if report.get("ReportScope", "AllTasks") not in ("AllTasks", "FailedTasksOnly"):
+        raise _bad_request("Report ReportScope must be AllTasks or FailedTasksOnly")
     try:
         bucket_from_arn(report["Bucket"])
     except ValueError as error:

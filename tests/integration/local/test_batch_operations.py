@@ -660,6 +660,10 @@ def test_ready_is_refused_for_a_job_that_is_not_suspended(
     job_id = s3control.create_job(**job_request(healthy["role"], healthy["manifest"]))["JobId"]
     with pytest.raises(s3control.exceptions.JobStatusException):
         s3control.update_job_status(AccountId=ACCOUNT, JobId=job_id, RequestedJobStatus="Ready")
+    # botocore does not check the enum; the service accepts only Ready and Cancelled
+    with pytest.raises(s3control.exceptions.BadRequestException):
+        s3control.update_job_status(AccountId=ACCOUNT, JobId=job_id, RequestedJobStatus="Paused")
+    assert describe(s3control, job_id)["Status"] == "New"
 
 
 def test_cancelling_an_active_job_stops_its_tasks_and_reports_what_ran(
