@@ -63,6 +63,7 @@ class EmbeddedAws:
         self._saved_environment: dict[str, str | None] = {}
         self._saved_default_session: boto3.Session | None = None
         self._hooks: list[hooks.Hook] = []
+        self._clients: dict[tuple[str, str], Any] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -87,6 +88,7 @@ class EmbeddedAws:
         return self
 
     def stop(self) -> None:
+        self._clients.clear()
         if self._hooks:
             hooks.uninstall_global(self._hooks)
             self._hooks = []
@@ -147,6 +149,7 @@ class EmbeddedAws:
         from replimend_local.replication_engine import ReplicationEngine
 
         self.replication = ReplicationEngine(self.endpoint_url, self.region, self.account_id)
+        self.replication.reset()
         self.iam_simulation = IamSimulator(self.endpoint_url, self.region, self.account_id)
         self.batch_operations = BatchOperationsEmulator(
             self.endpoint_url, self.region, self.account_id, replication=self.replication
@@ -165,7 +168,11 @@ class EmbeddedAws:
         return boto3.Session(region_name=region or self.region)
 
     def client(self, service: str, region: str | None = None) -> Any:
-        return self.session(region).client(service)  # type: ignore[call-overload]
+        """A cached client of the embedded account (emulators attached), like production code's."""
+        key = (service, region or self.region)
+        if key not in self._clients:
+            self._clients[key] = self.session(key[1]).client(service)  # type: ignore[call-overload]
+        return self._clients[key]
 
 
 def _unique_hooks(items: Iterable[hooks.Hook]) -> list[hooks.Hook]:

@@ -515,6 +515,9 @@ class LocalRuntime:
         self.http_routes: list[HttpRoute] = []
         self.invocations: list[Invocation] = []
         self.skipped: dict[str, str] = {}  # logical id -> why it was not created
+        #: called on every drain round (e.g. the Batch Operations emulator advancing its jobs); each
+        #: returns how much it did, so drain() goes on until they are quiet too
+        self.pollers: list[Callable[[], int]] = []
         self._clients: dict[tuple[str, str], Any] = {}
         self._queue_urls_by_arn: dict[str, str] = {}
         self._invoke_lock = threading.RLock()
@@ -1327,6 +1330,19 @@ class LocalRuntime:
         function.module = module
         return module
 
+    def _handler(self, function: LocalFunction) -> Callable[[Any, LambdaContext], Any]:
+        """The handler callable; a failed import or a missing handler fails the invocation, as in Lambda."""
+        try:
+            module = self._load(function)
+        except Exception as exc:
+            raise HandlerError(f"Runtime.ImportModuleError: {function.handler_file}: {exc}") from exc
+        handler = getattr(module, function.handler_name, None)
+        if not callable(handler):
+            raise HandlerError(
+                f"Runtime.HandlerNotFound: {function.handler_file} has no function {function.handler_name}"
+            )
+        return handler
+
     def invoke(self, logical_id: str, event: Any, *, trigger: str = "direct", summary: str = "") -> Any:
         """Invoke a function synchronously; its exception propagates, like RequestResponse invocation."""
         invocation = self._invoke(logical_id, event, trigger=trigger, summary=summary)
@@ -1337,8 +1353,6 @@ class LocalRuntime:
     def _invoke(self, logical_id: str, event: Any, *, trigger: str, summary: str) -> Invocation:
         function = self.function(logical_id)
         with self._invoke_lock:
-            module = self._load(function)
-            handler = getattr(module, function.handler_name)
             context = LambdaContext(
                 function_name=function.name,
                 invoked_function_arn=function.arn,
@@ -1352,6 +1366,7 @@ class LocalRuntime:
             redirect = contextlib.redirect_stdout(output) if self.capture_output else contextlib.nullcontext()
             with _environment(self.function_environment(function)), redirect:
                 try:
+                    handler = self._handler(function)
                     result = handler(event, context)
                 except Exception as exc:
                     error = f"{type(exc).__name__}: {exc}"
@@ -1389,8 +1404,12 @@ class LocalRuntime:
 
     # ---------------------------------------------------------------- event sources
 
+    def add_poller(self, poller: Callable[[], int]) -> None:
+        """Run ``poller`` on every drain round; it returns how much it did (0 when quiet)."""
+        self.pollers.append(poller)
+
     def drain(self, *, max_rounds: int = 200) -> int:
-        """Run SQS and EventBridge deliveries until no source has anything left; returns invocations."""
+        """Run SQS and EventBridge deliveries (and pollers) until all are quiet; returns the work done."""
         total = 0
         for _ in range(max_rounds):
             delivered = 0
@@ -1399,6 +1418,8 @@ class LocalRuntime:
                     delivered += self._poll_sqs(source)
             for rule in self.rule_sources:
                 delivered += self._poll_rule(rule)
+            for poller in self.pollers:
+                delivered += poller()
             total += delivered
             if delivered == 0:
                 return total
@@ -1766,6 +1787,10 @@ class LocalRuntime:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+class HandlerError(RuntimeError):
+    """The function's code cannot be loaded or has no such handler."""
 
 
 class FunctionError(RuntimeError):

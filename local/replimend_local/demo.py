@@ -1,0 +1,576 @@
+"""`replimend demo`: the whole story on an embedded AWS.
+
+1. Start the embedded AWS (moto + emulators) and deploy template.yaml into it with the local runtime.
+2. Enroll one source bucket per scenario (us-east-1 → us-west-2), break each the way the field
+   breaks them, upload objects; the replication engine decides every outcome from that state.
+3. Failure events flow through the real pipeline (engine → FailureQueue → ingest → ledger) and the
+   demo shows what failed, why, and what the operator must fix (the reason registry's fix and CLI).
+4. When the template has the remediation functions: apply the fixes as an operator would, mark the
+   incidents fixed (the interim gate), let the remediate schedule fire on the runtime's clock, let
+   Batch Operations run the jobs and track_jobs close the objects; show final states, jobs and an
+   object's audit trail.
+5. Check every object against the states its scenario allows; write the JSON report.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from replimend_local.demo_scenarios import (
+    DEMO_KEYS,
+    DESTINATION_REGION,
+    SCENARIOS,
+    SOURCE_REGION,
+    Account,
+    Scenario,
+    ScenarioNames,
+)
+from replimend_local.embedded import EmbeddedAws
+from replimend_local.runner import Invocation, LocalRuntime
+
+STACK_NAME = "replimend-demo"
+OPERATOR = "operator:demo"
+MAX_REMEDIATION_PASSES = 6
+#: Parameters the demo gives the stack when the template declares them.
+DEMO_PARAMETERS = {"LogLevel": "WARNING"}
+
+
+@dataclass
+class DemoObject:
+    """One uploaded object version and what became of it."""
+
+    scenario: Scenario
+    names: ScenarioNames
+    key: str
+    version_id: str
+    failure_reason: str | None = None
+    category: str | None = None
+    action: str | None = None
+    detected_state: str | None = None
+    final_state: str = ""
+    attempts: int = 0
+    job_ids: list[str] = field(default_factory=list)
+    replica_present: bool = False
+    allowed: frozenset[str] = frozenset()
+
+    @property
+    def ok(self) -> bool:
+        return self.final_state in self.allowed
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario.slug,
+            "source_bucket": self.names.source_bucket,
+            "key": self.key,
+            "version_id": self.version_id,
+            "destination_bucket": self.names.destination_bucket,
+            "final_state": self.final_state,
+            "allowed_states": sorted(self.allowed),
+            "ok": self.ok,
+            "failure_reason": self.failure_reason,
+            "category": self.category,
+            "action": self.action,
+            "detected_state": self.detected_state,
+            "attempts": self.attempts,
+            "job_ids": self.job_ids,
+            "replica_present": self.replica_present,
+        }
+
+
+class Demo:
+    def __init__(self, console: Console | None = None, *, remediation: bool | None = None) -> None:
+        # wide enough for the tables when the output is a file or a pipe (rich's default is 80)
+        self.console = console or Console(width=None if sys.stdout.isatty() else 150)
+        self.want_remediation = remediation
+        self.objects: list[DemoObject] = []
+        self.passes: list[dict[str, Any]] = []
+        self.fixes: dict[str, str] = {}
+        self.started = time.monotonic()
+        self.aws: EmbeddedAws | None = None
+        self.runtime: LocalRuntime | None = None
+        self.ledger: Any = None
+        self.account: Account | None = None
+
+    # ------------------------------------------------------------------ run
+
+    def run(self, report_path: Path | None = None) -> int:
+        with self._embedded() as runtime:
+            remediation = self._remediation_available(runtime)
+            self._set_up_scenarios()
+            self._upload()
+            self._detect()
+            if remediation:
+                self._remediate()
+            self._settle(remediation=remediation)
+            report = self._report(remediation=remediation)
+        if report_path is not None:
+            report_path.parent.mkdir(parents=True, exist_ok=True)
+            report_path.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+            self.console.print(f"Report written to [bold]{report_path}[/]")
+        return 0 if report["ok"] else 1
+
+    @contextmanager
+    def _embedded(self) -> Iterator[LocalRuntime]:
+        names = [ScenarioNames(s.slug, "123456789012") for s in SCENARIOS]
+        self.console.rule("[bold]replimend demo[/]: S3 replication failures, caught and mended")
+        with EmbeddedAws() as aws:
+            self.aws = aws
+            with self._step("Starting the embedded AWS and deploying template.yaml"):
+                runtime = LocalRuntime(
+                    stack_name=STACK_NAME,
+                    parameters=self._parameters([f"arn:aws:s3:::{n.source_bucket}" for n in names]),
+                    account_id=aws.account_id,
+                    on_invocation=self._show_invocation,
+                )
+                runtime.deploy()
+            if aws.batch_operations is not None:
+                runtime.add_poller(aws.batch_operations.process_jobs)
+            self.runtime = runtime
+            self.ledger = self._ledger(runtime)
+            self.account = Account(
+                account_id=aws.account_id,
+                failure_queue_arn=runtime.attribute("FailureQueue", "Arn"),
+                clients=aws.client,
+            )
+            self.console.print(
+                f"  moto server [cyan]{aws.endpoint_url}[/], stack [cyan]{STACK_NAME}[/]: "
+                f"{len(runtime.resources)} resources, functions {', '.join(runtime.functions)}"
+            )
+            try:
+                yield runtime
+            finally:
+                runtime.close()
+
+    def _parameters(self, source_arns: list[str]) -> dict[str, Any]:
+        from replimend_local.sam_template import load_template
+
+        declared = load_template().get("Parameters") or {}
+        wanted: dict[str, Any] = {**DEMO_PARAMETERS, "SourceBucketArns": ",".join(source_arns)}
+        return {name: value for name, value in wanted.items() if name in declared}
+
+    @staticmethod
+    def _ledger(runtime: LocalRuntime) -> Any:
+        from replimend.ledger import Ledger
+        from replimend.settings import LedgerSettings, load_settings
+
+        environment = next(iter(runtime.functions.values())).environment
+        return Ledger.from_settings(load_settings(LedgerSettings, environment))
+
+    def _remediation_available(self, runtime: LocalRuntime) -> bool:
+        code_dirs = {function.code_dir.name for function in runtime.functions.values()}
+        available = {"remediate", "track_jobs"} <= code_dirs
+        if self.want_remediation is False:
+            return False
+        if self.want_remediation and not available:
+            raise RuntimeError("the template has no remediate/track_jobs functions yet")
+        return available
+
+    # ------------------------------------------------------------------ scenarios
+
+    def _set_up_scenarios(self) -> None:
+        assert self.account is not None
+        self.console.rule("1 · Enroll buckets and break them")
+        table = Table("scenario", "source (us-east-1)", "destination (us-west-2)", "what is wrong")
+        with self._progress() as progress:
+            task = progress.add_task("Setting up buckets, roles, keys and rules", total=len(SCENARIOS))
+            for scenario in SCENARIOS:
+                names = ScenarioNames(scenario.slug, self.account.account_id)
+                scenario.setup(self.account, names)
+                table.add_row(
+                    scenario.slug,
+                    names.source_bucket,
+                    names.destination_bucket,
+                    scenario.title if scenario.expected_reason else "[green]nothing[/]",
+                )
+                progress.advance(task)
+        self.console.print(table)
+
+    def _upload(self) -> None:
+        assert self.account is not None and self.runtime is not None
+        s3 = self.account.s3(SOURCE_REGION)
+        with self._progress() as progress:
+            task = progress.add_task("Uploading objects", total=len(SCENARIOS) * len(DEMO_KEYS))
+            for scenario in SCENARIOS:
+                names = ScenarioNames(scenario.slug, self.account.account_id)
+                for index, key in enumerate(DEMO_KEYS):
+                    extra: dict[str, Any] = {}
+                    if scenario.sse_kms:
+                        extra = {
+                            "ServerSideEncryption": "aws:kms",
+                            "SSEKMSKeyId": self.account.keys[scenario.slug]["source"],
+                        }
+                    body = f"{scenario.slug} object {index}: {key}\n".encode() * (index + 1)
+                    response = s3.put_object(Bucket=names.source_bucket, Key=key, Body=body, **extra)
+                    self.objects.append(DemoObject(scenario, names, key, response["VersionId"]))
+                    progress.advance(task)
+
+    # ------------------------------------------------------------------ detection
+
+    def _detect(self) -> None:
+        assert self.runtime is not None
+        self.console.rule("2 · Failures flow through the pipeline")
+        self.runtime.drain()
+        from replimend.models import ObjectRef
+        from replimend.reasons import reason_entry
+
+        table = Table(
+            "scenario", "key", "replication", "failure reason", "category", "action", "ledger state"
+        )
+        for obj in self.objects:
+            status = self._replication_status(obj)
+            record = self.ledger.get_failure(
+                ObjectRef(obj.names.source_bucket, obj.key, obj.version_id, obj.names.destination_bucket)
+            )
+            if record is not None:
+                obj.failure_reason = record.failure_reason
+                obj.category = record.category
+                obj.action = str(record.action)
+                obj.detected_state = str(record.state)
+            table.add_row(
+                obj.scenario.slug,
+                obj.key,
+                _status_text(status),
+                obj.failure_reason or "",
+                obj.category or "",
+                obj.action or "",
+                obj.detected_state or "[dim]not recorded[/]",
+            )
+        self.console.print(table)
+
+        seen: set[tuple[str, str]] = set()
+        for obj in self.objects:
+            if not obj.failure_reason or (obj.scenario.slug, obj.failure_reason) in seen:
+                continue
+            seen.add((obj.scenario.slug, obj.failure_reason))
+            entry = reason_entry(obj.failure_reason)
+            self.console.print(
+                Panel(
+                    f"{entry.fix}\n\n[cyan]{self._fill(entry.cli, obj)}[/]",
+                    title=f"[bold]{obj.scenario.slug}[/]: {entry.code} ({entry.category}, {entry.action})",
+                    title_align="left",
+                    expand=False,
+                )
+            )
+        incidents = self.ledger.list_incidents(open_only=True)
+        self.console.print(
+            f"  {sum(1 for o in self.objects if o.failure_reason)} failed objects recorded, "
+            f"{len(incidents)} open incidents (one per source, destination and cause)"
+        )
+
+    def _fill(self, cli: str, obj: DemoObject) -> str:
+        assert self.account is not None
+        values = {
+            "source-bucket": obj.names.source_bucket,
+            "destination-bucket": obj.names.destination_bucket,
+            "replication-role": obj.names.role_name,
+            "source-region": SOURCE_REGION,
+            "destination-region": DESTINATION_REGION,
+            "region": SOURCE_REGION,
+            "key": obj.key,
+            "version-id": obj.version_id,
+            "account-id": self.account.account_id,
+            "destination-kms-key": self.account.keys.get(obj.scenario.slug, {}).get(
+                "replica", "<destination-kms-key>"
+            ),
+            "source-kms-key": self.account.keys.get(obj.scenario.slug, {}).get("source", "<source-kms-key>"),
+        }
+        return re.sub(r"<([a-z-]+)>", lambda m: values.get(m.group(1), m.group(0)), cli)
+
+    # ------------------------------------------------------------------ remediation
+
+    def _remediate(self) -> None:
+        assert self.account is not None and self.runtime is not None
+        self.console.rule("3 · The operator fixes the causes")
+        fixes = Table("scenario", "fix applied", "command")
+        for scenario in SCENARIOS:
+            if scenario.fix is None:
+                continue
+            names = ScenarioNames(scenario.slug, self.account.account_id)
+            command = scenario.fix(self.account, names)
+            self.fixes[scenario.slug] = command
+            fixes.add_row(scenario.slug, scenario.fix_summary, command)
+        self.console.print(fixes)
+
+        deleted = self._delete_versions()
+        if deleted:
+            self.console.print(f"  Meanwhile someone deleted {', '.join(deleted)} from its source bucket.")
+
+        # The interim gate: the operator confirms each cause fixed (`replimend incident fixed ...`).
+        marked = 0
+        for incident in self.ledger.list_incidents(open_only=True):
+            self.ledger.set_incident_fixed(
+                incident.source_bucket, incident.destination_bucket, incident.failure_reason, actor=OPERATOR
+            )
+            marked += 1
+        self.console.print(f"  {marked} incidents marked fixed by {OPERATOR}")
+
+        self.console.rule("4 · Remediation on schedule: Batch Replication jobs, tracked per object")
+        with self._progress() as progress:
+            task = progress.add_task("Remediation passes (clock +15 min each)", total=MAX_REMEDIATION_PASSES)
+            for number in range(1, MAX_REMEDIATION_PASSES + 1):
+                before = {job.job_id for job in self.ledger.list_jobs()}
+                self.runtime.advance(minutes=15)
+                created = [job for job in self.ledger.list_jobs() if job.job_id not in before]
+                self.passes.append(
+                    {
+                        "pass": number,
+                        "clock": self.runtime.clock.now().isoformat(),
+                        "jobs_created": [job.job_id for job in created],
+                        "pairs": [[job.source_bucket, job.destination_bucket] for job in created],
+                    }
+                )
+                progress.advance(task)
+                if not self._open_objects():
+                    progress.update(task, total=number)
+                    break
+
+    def _delete_versions(self) -> list[str]:
+        assert self.account is not None
+        deleted = []
+        for obj in self.objects:
+            if obj.key in obj.scenario.deleted_keys:
+                self.account.s3(SOURCE_REGION).delete_object(
+                    Bucket=obj.names.source_bucket, Key=obj.key, VersionId=obj.version_id
+                )
+                deleted.append(f"{obj.key!r} ({obj.scenario.slug})")
+        return deleted
+
+    def _open_objects(self) -> list[DemoObject]:
+        from replimend.models import OPEN_STATES, ObjectRef
+
+        open_objects = []
+        for obj in self.objects:
+            if obj.failure_reason is None:
+                continue
+            record = self.ledger.get_failure(
+                ObjectRef(obj.names.source_bucket, obj.key, obj.version_id, obj.names.destination_bucket)
+            )
+            if record is not None and record.state in OPEN_STATES:
+                open_objects.append(obj)
+        return open_objects
+
+    # ------------------------------------------------------------------ outcome
+
+    def _settle(self, *, remediation: bool) -> None:
+        from replimend.models import ObjectRef
+
+        self.console.rule("5 · Final states" if remediation else "3 · Where things stand")
+        table = Table("scenario", "key", "final state", "attempts", "jobs", "replica in us-west-2", "allowed")
+        for obj in self.objects:
+            obj.allowed = obj.scenario.allowed_final(obj.key, remediation=remediation)
+            record = self.ledger.get_failure(
+                ObjectRef(obj.names.source_bucket, obj.key, obj.version_id, obj.names.destination_bucket)
+            )
+            if record is None:
+                obj.final_state = self._replication_status(obj) or "NOT_RECORDED"
+            else:
+                obj.final_state = str(record.state)
+                obj.attempts = record.attempts
+                obj.job_ids = list(record.job_ids)
+            obj.replica_present = self._replica_present(obj)
+            table.add_row(
+                obj.scenario.slug,
+                obj.key,
+                obj.final_state,
+                str(obj.attempts),
+                ", ".join(j[:8] for j in obj.job_ids),
+                "yes" if obj.replica_present else "no",
+                "[green]✓[/]" if obj.ok else f"[red]✗ expected {'/'.join(sorted(obj.allowed))}[/]",
+            )
+        self.console.print(table)
+        if remediation:
+            self._show_jobs()
+            self._show_history()
+
+    def _show_jobs(self) -> None:
+        jobs = self.ledger.list_jobs()
+        table = Table("job", "source", "destination", "objects", "status", "succeeded", "failed")
+        for job in jobs:
+            table.add_row(
+                job.job_id,
+                job.source_bucket,
+                job.destination_bucket or "(generated)",
+                str(job.object_count),
+                job.status,
+                str(job.tasks_succeeded),
+                str(job.tasks_failed),
+            )
+        self.console.print(table)
+        for entry in self.passes:
+            if entry["jobs_created"]:
+                self.console.print(
+                    f"  pass {entry['pass']}: {len(entry['jobs_created'])} jobs for "
+                    f"{len({tuple(p) for p in entry['pairs']})} (source, destination) pairs"
+                )
+
+    def _show_history(self) -> None:
+        candidates = [o for o in self.objects if o.job_ids] or [o for o in self.objects if o.failure_reason]
+        if not candidates:
+            return
+        obj = next((o for o in candidates if not o.key.isascii()), candidates[0])
+        table = Table(
+            "time",
+            "kind",
+            "from",
+            "to",
+            "reason",
+            "actor",
+            "job",
+            title=f"s3://{obj.names.source_bucket}/{obj.key}",
+        )
+        for entry in self.ledger.history(obj.names.source_bucket, obj.key):
+            table.add_row(
+                entry.at.strftime("%H:%M:%S"),
+                entry.kind,
+                str(entry.from_state or ""),
+                str(entry.to_state or ""),
+                entry.reason or "",
+                entry.actor,
+                (entry.job_id or "")[:8],
+            )
+        self.console.print(Panel(table, title="Audit trail (replimend history)", expand=False))
+
+    def _report(self, *, remediation: bool) -> dict[str, Any]:
+        duration = time.monotonic() - self.started
+        failures = [o for o in self.objects if not o.ok]
+        report = {
+            "generated_at": datetime.now(UTC).isoformat(),
+            "duration_seconds": round(duration, 2),
+            "remediation": remediation,
+            "ok": not failures,
+            "scenarios": [
+                {
+                    "slug": s.slug,
+                    "title": s.title,
+                    "expected_reason": s.expected_reason,
+                    "fix": self.fixes.get(s.slug),
+                    "deleted_keys": list(s.deleted_keys),
+                }
+                for s in SCENARIOS
+            ],
+            "objects": [o.report() for o in self.objects],
+            "jobs": [_job_report(job) for job in self.ledger.list_jobs()],
+            "incidents": [_incident_report(i) for i in self.ledger.list_incidents(open_only=False)],
+            "passes": self.passes,
+            "invocations": _invocation_counts(self.runtime.invocations if self.runtime else []),
+        }
+        if failures:
+            self.console.print(
+                f"[bold red]{len(failures)} objects ended in a state their scenario does not allow[/]"
+            )
+        else:
+            self.console.print(
+                f"[bold green]Every object ended where its scenario allows[/] in {duration:.1f} s"
+            )
+        return report
+
+    # ------------------------------------------------------------------ helpers
+
+    def _replication_status(self, obj: DemoObject) -> str | None:
+        assert self.account is not None
+        try:
+            head = self.account.s3(SOURCE_REGION).head_object(
+                Bucket=obj.names.source_bucket, Key=obj.key, VersionId=obj.version_id
+            )
+        except Exception:
+            return None  # the version is gone
+        return head.get("ReplicationStatus")
+
+    def _replica_present(self, obj: DemoObject) -> bool:
+        assert self.account is not None
+        try:
+            self.account.s3(DESTINATION_REGION).head_object(Bucket=obj.names.destination_bucket, Key=obj.key)
+        except Exception:
+            return False
+        return True
+
+    def _show_invocation(self, invocation: Invocation) -> None:
+        style = "dim" if invocation.ok else "red"
+        detail = f" ({invocation.summary})" if invocation.summary else ""
+        error = f": {invocation.error}" if invocation.error else ""
+        self.console.print(
+            f"  [{style}]λ {invocation.function_id} ← {invocation.trigger}{detail} "
+            f"{'ok' if invocation.ok else 'ERROR'} {invocation.duration_ms:.0f} ms{error}[/]"
+        )
+
+    @contextmanager
+    def _step(self, text: str) -> Iterator[None]:
+        with self.console.status(text):
+            yield
+        self.console.print(f"[green]✓[/] {text}")
+
+    def _progress(self) -> Progress:
+        return Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=False,
+        )
+
+
+def _status_text(status: str | None) -> str:
+    if status in ("COMPLETE", "COMPLETED"):
+        return f"[green]{status}[/]"
+    if status == "FAILED":
+        return "[red]FAILED[/]"
+    return status or "[dim]none[/]"
+
+
+def _job_report(job: Any) -> dict[str, Any]:
+    return {
+        "job_id": job.job_id,
+        "kind": job.kind,
+        "source_bucket": job.source_bucket,
+        "destination_bucket": job.destination_bucket,
+        "status": job.status,
+        "object_count": job.object_count,
+        "tasks_succeeded": job.tasks_succeeded,
+        "tasks_failed": job.tasks_failed,
+        "failure_reasons": list(job.failure_reasons),
+        "created_at": job.created_at,
+        "finished_at": job.finished_at,
+    }
+
+
+def _incident_report(incident: Any) -> dict[str, Any]:
+    return {
+        "source_bucket": incident.source_bucket,
+        "destination_bucket": incident.destination_bucket,
+        "failure_reason": incident.failure_reason,
+        "object_count": incident.object_count,
+        "fixed": incident.fixed,
+        "fixed_by": incident.fixed_by,
+        "opened_at": incident.opened_at,
+        "fixed_at": incident.fixed_at,
+    }
+
+
+def _invocation_counts(invocations: list[Invocation]) -> dict[str, dict[str, int]]:
+    counts: dict[str, dict[str, int]] = {}
+    for invocation in invocations:
+        entry = counts.setdefault(invocation.function_id, {"ok": 0, "error": 0})
+        entry["ok" if invocation.ok else "error"] += 1
+    return counts
+
+
+def run_demo(
+    report_path: Path | None = None, *, console: Console | None = None, remediation: bool | None = None
+) -> int:
+    """Run the demo; 0 when every object ends in a state its scenario allows."""
+    return Demo(console, remediation=remediation).run(report_path)

@@ -1,0 +1,433 @@
+"""The demo's failure scenarios, each a real misconfiguration of an emulated account.
+
+Every scenario owns one source bucket (us-east-1) replicating to one destination bucket (us-west-2)
+through its own replication role, set up the way an operator would: versioning, a replication rule
+with metrics enabled, and an ``s3:Replication:*`` notification to replimend's FailureQueue. A
+scenario then breaks one thing (``misconfigure``); the replication engine decides what happens to
+each uploaded object from that state. ``fix`` repairs it the way the registry's CLI says to.
+Nothing here states an outcome: the expected reason and final states are only what the demo checks
+the pipeline's results against.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+SOURCE_REGION = "us-east-1"
+DESTINATION_REGION = "us-west-2"
+
+#: Keys uploaded in every scenario: plain, nested, with spaces and non-ASCII characters.
+DEMO_KEYS = (
+    "reports/2024/q1-summary.csv",
+    "photos/Été 2024/plage + soleil #1.jpg",
+    "data/part-0001.json",
+)
+
+REPLICATION_ACTIONS_SOURCE = [
+    "s3:GetReplicationConfiguration",
+    "s3:ListBucket",
+]
+REPLICATION_ACTIONS_OBJECTS = [
+    "s3:GetObjectVersionForReplication",
+    "s3:GetObjectVersionAcl",
+    "s3:GetObjectVersionTagging",
+    "s3:GetObjectRetention",
+    "s3:GetObjectLegalHold",
+]
+REPLICATION_ACTIONS_DESTINATION = ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"]
+
+
+@dataclass
+class ScenarioNames:
+    """The resources of one scenario in the emulated account."""
+
+    slug: str
+    account_id: str
+
+    @property
+    def source_bucket(self) -> str:
+        return f"replimend-demo-{self.slug}-src"
+
+    @property
+    def destination_bucket(self) -> str:
+        return f"replimend-demo-{self.slug}-dst"
+
+    @property
+    def role_name(self) -> str:
+        return f"replimend-demo-{self.slug}-replication"
+
+    @property
+    def role_arn(self) -> str:
+        return f"arn:aws:iam::{self.account_id}:role/{self.role_name}"
+
+
+@dataclass
+class Account:
+    """Clients of the emulated account (plain boto3: the embedded AWS answers) and shared wiring."""
+
+    account_id: str
+    failure_queue_arn: str
+    clients: Callable[[str, str], Any]
+    keys: dict[str, dict[str, str]] = field(default_factory=dict)  # slug -> {"source": arn, "replica": arn}
+
+    def s3(self, region: str = SOURCE_REGION) -> Any:
+        return self.clients("s3", region)
+
+    def iam(self) -> Any:
+        return self.clients("iam", SOURCE_REGION)
+
+    def kms(self, region: str) -> Any:
+        return self.clients("kms", region)
+
+
+# ------------------------------------------------------------------------------------------------
+# Building blocks an operator uses
+
+
+def trust_policy(*services: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": list(services)}, "Action": "sts:AssumeRole"}
+            ],
+        }
+    )
+
+
+def replication_policy(names: ScenarioNames, *, destination_actions: list[str], kms: bool = False) -> str:
+    statements: list[dict[str, Any]] = [
+        {
+            "Effect": "Allow",
+            "Action": REPLICATION_ACTIONS_SOURCE,
+            "Resource": f"arn:aws:s3:::{names.source_bucket}",
+        },
+        {
+            "Effect": "Allow",
+            "Action": REPLICATION_ACTIONS_OBJECTS,
+            "Resource": f"arn:aws:s3:::{names.source_bucket}/*",
+        },
+        {
+            "Effect": "Allow",
+            "Action": destination_actions,
+            "Resource": f"arn:aws:s3:::{names.destination_bucket}/*",
+        },
+    ]
+    if kms:
+        statements.append(
+            {
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncrypt*"],
+                "Resource": "*",
+            }
+        )
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def create_role(account: Account, names: ScenarioNames, *, trusted: bool = True, allow_replicate: bool = True,
+                kms: bool = False) -> None:  # fmt: skip
+    services = (
+        ("s3.amazonaws.com", "batchoperations.s3.amazonaws.com") if trusted else ("lambda.amazonaws.com",)
+    )
+    account.iam().create_role(RoleName=names.role_name, AssumeRolePolicyDocument=trust_policy(*services))
+    destination_actions = REPLICATION_ACTIONS_DESTINATION if allow_replicate else ["s3:ReplicateDelete"]
+    account.iam().put_role_policy(
+        RoleName=names.role_name,
+        PolicyName="replication",
+        PolicyDocument=replication_policy(names, destination_actions=destination_actions, kms=kms),
+    )
+
+
+def create_destination(account: Account, names: ScenarioNames) -> None:
+    s3 = account.s3(DESTINATION_REGION)
+    s3.create_bucket(
+        Bucket=names.destination_bucket, CreateBucketConfiguration={"LocationConstraint": DESTINATION_REGION}
+    )
+    s3.put_bucket_versioning(Bucket=names.destination_bucket, VersioningConfiguration={"Status": "Enabled"})
+
+
+def create_source(account: Account, names: ScenarioNames, *, object_lock: bool = False) -> None:
+    s3 = account.s3()
+    s3.create_bucket(Bucket=names.source_bucket, ObjectLockEnabledForBucket=object_lock)
+    s3.put_bucket_versioning(Bucket=names.source_bucket, VersioningConfiguration={"Status": "Enabled"})
+
+
+def put_replication(account: Account, names: ScenarioNames, *, replica_kms_key: str | None = None) -> None:
+    """One rule for the whole bucket, replication metrics on (S3 sends no failure events without them)."""
+    destination: dict[str, Any] = {
+        "Bucket": f"arn:aws:s3:::{names.destination_bucket}",
+        "Metrics": {"Status": "Enabled", "EventThreshold": {"Minutes": 15}},
+    }
+    rule: dict[str, Any] = {
+        "ID": f"{names.slug}-to-{DESTINATION_REGION}",
+        "Priority": 1,
+        "Status": "Enabled",
+        "Filter": {"Prefix": ""},
+        "DeleteMarkerReplication": {"Status": "Disabled"},
+        "Destination": destination,
+    }
+    if replica_kms_key is not None:
+        rule["SourceSelectionCriteria"] = {"SseKmsEncryptedObjects": {"Status": "Enabled"}}
+        destination["EncryptionConfiguration"] = {"ReplicaKmsKeyID": replica_kms_key}
+    account.s3().put_bucket_replication(
+        Bucket=names.source_bucket, ReplicationConfiguration={"Role": names.role_arn, "Rules": [rule]}
+    )
+
+
+def enroll(account: Account, names: ScenarioNames) -> None:
+    """Send the source bucket's replication events to replimend's FailureQueue."""
+    account.s3().put_bucket_notification_configuration(
+        Bucket=names.source_bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "Id": "replimend-replication-events",
+                    "QueueArn": account.failure_queue_arn,
+                    "Events": ["s3:Replication:*"],
+                }
+            ]
+        },
+    )
+
+
+def healthy_setup(account: Account, names: ScenarioNames, **overrides: Any) -> None:
+    create_role(
+        account,
+        names,
+        trusted=overrides.get("trusted", True),
+        allow_replicate=overrides.get("allow_replicate", True),
+        kms=overrides.get("kms", False),
+    )
+    create_destination(account, names)
+    create_source(account, names, object_lock=overrides.get("object_lock", False))
+    put_replication(account, names, replica_kms_key=overrides.get("replica_kms_key"))
+    enroll(account, names)
+
+
+# ------------------------------------------------------------------------------------------------
+# Scenarios
+
+
+@dataclass(frozen=True)
+class Scenario:
+    slug: str
+    title: str
+    #: the failure reason S3 reports for this cause (None: nothing fails)
+    expected_reason: str | None
+    setup: Callable[[Account, ScenarioNames], None]
+    #: what the operator does to repair the cause (None: nothing to repair)
+    fix: Callable[[Account, ScenarioNames], str] | None = None
+    fix_summary: str = ""
+    #: SSE-KMS uploads with the scenario's source key
+    sse_kms: bool = False
+    #: keys whose source version is deleted after the failure and before remediation
+    deleted_keys: tuple[str, ...] = ()
+    #: final states allowed once remediation has run, and after detection only
+    allowed_after_remediation: frozenset[str] = frozenset({"REPLICATED"})
+    allowed_after_detection: frozenset[str] = frozenset({"FAILED", "BLOCKED"})
+
+    def allowed_final(self, key: str, *, remediation: bool) -> frozenset[str]:
+        if self.expected_reason is None:
+            return frozenset({"COMPLETED"})  # replicated live, never in the ledger
+        if remediation and key in self.deleted_keys:
+            return frozenset({"OBSOLETE"})
+        return self.allowed_after_remediation if remediation else self.allowed_after_detection
+
+
+def _setup_healthy(account: Account, names: ScenarioNames) -> None:
+    healthy_setup(account, names)
+
+
+def _setup_unversioned(account: Account, names: ScenarioNames) -> None:
+    # S3 refuses a replication rule towards an unversioned bucket, so versioning is suspended afterwards
+    healthy_setup(account, names)
+    account.s3(DESTINATION_REGION).put_bucket_versioning(
+        Bucket=names.destination_bucket, VersioningConfiguration={"Status": "Suspended"}
+    )
+
+
+def _fix_versioning(account: Account, names: ScenarioNames) -> str:
+    account.s3(DESTINATION_REGION).put_bucket_versioning(
+        Bucket=names.destination_bucket, VersioningConfiguration={"Status": "Enabled"}
+    )
+    return (
+        f"aws s3api put-bucket-versioning --bucket {names.destination_bucket} "
+        "--versioning-configuration Status=Enabled"
+    )
+
+
+def _setup_no_replicate(account: Account, names: ScenarioNames) -> None:
+    healthy_setup(account, names, allow_replicate=False)
+
+
+def _fix_role_policy(account: Account, names: ScenarioNames) -> str:
+    account.iam().put_role_policy(
+        RoleName=names.role_name,
+        PolicyName="replication",
+        PolicyDocument=replication_policy(
+            names, destination_actions=REPLICATION_ACTIONS_DESTINATION, kms=names.slug.startswith("kms")
+        ),
+    )
+    return f"aws iam put-role-policy --role-name {names.role_name} --policy-name replication --policy-document file://replication.json"  # noqa: E501
+
+
+def _setup_untrusted(account: Account, names: ScenarioNames) -> None:
+    healthy_setup(account, names, trusted=False)
+
+
+def _fix_trust(account: Account, names: ScenarioNames) -> str:
+    account.iam().update_assume_role_policy(
+        RoleName=names.role_name,
+        PolicyDocument=trust_policy("s3.amazonaws.com", "batchoperations.s3.amazonaws.com"),
+    )
+    return (
+        f"aws iam update-assume-role-policy --role-name {names.role_name} --policy-document file://trust.json"
+    )
+
+
+def _source_key(account: Account, names: ScenarioNames) -> str:
+    metadata = account.kms(SOURCE_REGION).create_key(Description=f"{names.slug} source objects")[
+        "KeyMetadata"
+    ]
+    account.keys.setdefault(names.slug, {})["source"] = metadata["Arn"]
+    return str(metadata["Arn"])
+
+
+def _setup_kms_missing_key(account: Account, names: ScenarioNames) -> None:
+    _source_key(account, names)
+    # the rule names a replica key that was never created in the destination Region
+    missing = (
+        f"arn:aws:kms:{DESTINATION_REGION}:{account.account_id}:key/00000000-dead-4bad-beef-000000000000"
+    )
+    account.keys[names.slug]["replica"] = missing
+    healthy_setup(account, names, kms=True, replica_kms_key=missing)
+
+
+def _fix_kms_missing_key(account: Account, names: ScenarioNames) -> str:
+    metadata = account.kms(DESTINATION_REGION).create_key(Description=f"{names.slug} replicas")["KeyMetadata"]
+    account.keys[names.slug]["replica"] = metadata["Arn"]
+    put_replication(account, names, replica_kms_key=metadata["Arn"])
+    return (
+        f"aws kms create-key --region {DESTINATION_REGION}; aws s3api put-bucket-replication --bucket "
+        f"{names.source_bucket} (ReplicaKmsKeyID={metadata['KeyId']})"
+    )
+
+
+def _setup_kms_disabled_key(account: Account, names: ScenarioNames) -> None:
+    _source_key(account, names)
+    kms = account.kms(DESTINATION_REGION)
+    metadata = kms.create_key(Description=f"{names.slug} replicas")["KeyMetadata"]
+    kms.disable_key(KeyId=metadata["KeyId"])
+    account.keys[names.slug]["replica"] = metadata["Arn"]
+    healthy_setup(account, names, kms=True, replica_kms_key=metadata["Arn"])
+
+
+def _fix_kms_disabled_key(account: Account, names: ScenarioNames) -> str:
+    key_id = account.keys[names.slug]["replica"].rsplit("/", 1)[1]
+    account.kms(DESTINATION_REGION).enable_key(KeyId=key_id)
+    return f"aws kms enable-key --region {DESTINATION_REGION} --key-id {key_id}"
+
+
+def _setup_missing_destination(account: Account, names: ScenarioNames) -> None:
+    # S3 checks the destination when the rule is saved; it goes missing afterwards
+    healthy_setup(account, names)
+    account.s3(DESTINATION_REGION).delete_bucket(Bucket=names.destination_bucket)
+
+
+def _fix_missing_destination(account: Account, names: ScenarioNames) -> str:
+    create_destination(account, names)
+    return (
+        f"aws s3api create-bucket --bucket {names.destination_bucket} --region {DESTINATION_REGION} "
+        f"--create-bucket-configuration LocationConstraint={DESTINATION_REGION}; "
+        f"aws s3api put-bucket-versioning --bucket {names.destination_bucket} "
+        "--versioning-configuration Status=Enabled"
+    )
+
+
+def _setup_object_lock(account: Account, names: ScenarioNames) -> None:
+    healthy_setup(account, names, object_lock=True)
+
+
+def _fix_object_lock(account: Account, names: ScenarioNames) -> str:
+    account.s3(DESTINATION_REGION).put_object_lock_configuration(
+        Bucket=names.destination_bucket, ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"}
+    )
+    return (
+        f"aws s3api put-object-lock-configuration --bucket {names.destination_bucket} "
+        "--object-lock-configuration ObjectLockEnabled=Enabled"
+    )
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario("healthy", "Healthy rule (for contrast)", None, _setup_healthy),
+    Scenario(
+        "unversioned",
+        "Destination versioning disabled",
+        "DstBucketUnversioned",
+        _setup_unversioned,
+        _fix_versioning,
+        "enable versioning on the destination bucket",
+    ),
+    Scenario(
+        "no-replicate",
+        "Replication role lacks s3:ReplicateObject",
+        "DstPutObjectNotPermitted",
+        _setup_no_replicate,
+        _fix_role_policy,
+        "grant s3:ReplicateObject on the destination in the role policy",
+    ),
+    Scenario(
+        "untrusted",
+        "Replication role not trusted by S3",
+        "AssumeRoleNotPermitted",
+        _setup_untrusted,
+        _fix_trust,
+        "trust s3.amazonaws.com (and batchoperations.s3.amazonaws.com) in the role",
+    ),
+    Scenario(
+        "kms-no-key",
+        "SSE-KMS objects, replica key does not exist",
+        "DstKmsKeyNotFound",
+        _setup_kms_missing_key,
+        _fix_kms_missing_key,
+        "create a key in the destination Region and set ReplicaKmsKeyID",
+        sse_kms=True,
+    ),
+    Scenario(
+        "kms-disabled",
+        "SSE-KMS objects, replica key disabled",
+        "DstKmsKeyInvalidState",
+        _setup_kms_disabled_key,
+        _fix_kms_disabled_key,
+        "enable the destination KMS key",
+        sse_kms=True,
+    ),
+    Scenario(
+        "no-destination",
+        "Destination bucket missing",
+        "DstBucketNotFound",
+        _setup_missing_destination,
+        _fix_missing_destination,
+        "create the destination bucket (versioned) in us-west-2",
+    ),
+    Scenario(
+        "object-lock",
+        "Object Lock on the source only",
+        "DstBucketObjectLockConfigMissing",
+        _setup_object_lock,
+        _fix_object_lock,
+        "enable Object Lock on the destination bucket",
+    ),
+    Scenario(
+        "deleted",
+        "Object deleted before it could be repaired",
+        "DstBucketUnversioned",
+        _setup_unversioned,
+        _fix_versioning,
+        "enable versioning on the destination bucket",
+        deleted_keys=(DEMO_KEYS[1],),
+    ),
+)

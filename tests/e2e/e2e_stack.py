@@ -1,0 +1,131 @@
+"""The deployed local stack for end-to-end tests, and the bucket setups an operator would make."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from replimend_local.embedded import EmbeddedAws
+from replimend_local.runner import LocalRuntime
+
+SOURCE_REGION = "us-east-1"
+DESTINATION_REGION = "us-west-2"
+S3_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": ["s3.amazonaws.com", "batchoperations.s3.amazonaws.com"]},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+@dataclass
+class Stack:
+    """The deployed local stack and the account it lives in."""
+
+    aws: EmbeddedAws
+    runtime: LocalRuntime
+
+    def client(self, service: str, region: str = SOURCE_REGION) -> Any:
+        return self.aws.client(service, region)
+
+    @property
+    def ledger(self) -> Any:
+        from replimend.ledger import Ledger
+        from replimend.settings import LedgerSettings, load_settings
+
+        environment = self.runtime.function("IngestFunction").environment
+        return Ledger.from_settings(load_settings(LedgerSettings, environment))
+
+    def replicated_bucket_pair(
+        self,
+        name: str,
+        *,
+        allow_replicate: bool = True,
+        destination_versioning: str = "Enabled",
+    ) -> tuple[str, str, str]:
+        """An enrolled source bucket replicating to a us-west-2 destination: (source, destination, role)."""
+        source, destination, role = f"{name}-src", f"{name}-dst", f"{name}-replication"
+        s3_source, s3_destination = self.client("s3"), self.client("s3", DESTINATION_REGION)
+        iam = self.client("iam")
+        iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(S3_TRUST))
+        destination_actions = ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"]
+        if not allow_replicate:
+            destination_actions = ["s3:ReplicateDelete"]
+        iam.put_role_policy(
+            RoleName=role,
+            PolicyName="replication",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
+                            "Resource": f"arn:aws:s3:::{source}",
+                        },
+                        {
+                            "Effect": "Allow",
+                            "Action": [
+                                "s3:GetObjectVersionForReplication",
+                                "s3:GetObjectVersionAcl",
+                                "s3:GetObjectVersionTagging",
+                            ],
+                            "Resource": f"arn:aws:s3:::{source}/*",
+                        },
+                        {
+                            "Effect": "Allow",
+                            "Action": destination_actions,
+                            "Resource": f"arn:aws:s3:::{destination}/*",
+                        },
+                    ],
+                }
+            ),
+        )
+        s3_destination.create_bucket(
+            Bucket=destination, CreateBucketConfiguration={"LocationConstraint": DESTINATION_REGION}
+        )
+        s3_destination.put_bucket_versioning(
+            Bucket=destination, VersioningConfiguration={"Status": "Enabled"}
+        )
+        s3_source.create_bucket(Bucket=source)
+        s3_source.put_bucket_versioning(Bucket=source, VersioningConfiguration={"Status": "Enabled"})
+        s3_source.put_bucket_replication(
+            Bucket=source,
+            ReplicationConfiguration={
+                "Role": f"arn:aws:iam::{self.aws.account_id}:role/{role}",
+                "Rules": [
+                    {
+                        "ID": "all",
+                        "Priority": 1,
+                        "Status": "Enabled",
+                        "Filter": {},
+                        "DeleteMarkerReplication": {"Status": "Disabled"},
+                        "Destination": {
+                            "Bucket": f"arn:aws:s3:::{destination}",
+                            "Metrics": {"Status": "Enabled", "EventThreshold": {"Minutes": 15}},
+                        },
+                    }
+                ],
+            },
+        )
+        s3_source.put_bucket_notification_configuration(
+            Bucket=source,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {
+                        "QueueArn": self.runtime.attribute("FailureQueue", "Arn"),
+                        "Events": ["s3:Replication:*"],
+                    }
+                ]
+            },
+        )
+        if destination_versioning != "Enabled":
+            s3_destination.put_bucket_versioning(
+                Bucket=destination, VersioningConfiguration={"Status": destination_versioning}
+            )
+        return source, destination, role
