@@ -1,7 +1,7 @@
 """S3 Batch Operations emulator: s3control CreateJob / DescribeJob / ListJobs / UpdateJobStatus /
 UpdateJobPriority for the ``S3ReplicateObject`` operation (S3 Batch Replication).
 
-moto does not implement these operations, so :class:`BatchOperations` answers them through botocore
+moto does not implement these operations, so :class:`BatchOperationsEmulator` answers them through botocore
 event hooks (:mod:`replimend_local.hooks`): production code calls ``boto3.client("s3control")``
 exactly as in AWS, botocore validates the request against the real service model, and the emulator
 replies with the response AWS would send, or the modelled error (``BadRequestException``,
@@ -17,10 +17,32 @@ the default EventBridge bus of the job's region in the CloudTrail-delivered shap
 registered sink.
 
 Jobs advance deterministically, when asked to (``execution="manual"``, the default):
-:meth:`BatchOperations.process_jobs` (alias :meth:`run_pending`) moves every runnable job forward,
+:meth:`BatchOperationsEmulator.process_jobs` (alias ``run_pending``) moves every runnable job forward,
 :meth:`advance` moves one job one status. ``execution="sync"`` runs a job to its end (or to
 ``Suspended``) inside CreateJob / UpdateJobStatus; :meth:`start_background` advances jobs from a
 daemon thread every ``interval`` seconds.
+
+What CreateJob rejects (BadRequestException): both or neither of Manifest and ManifestGenerator, an
+operation other than S3ReplicateObject, Priority above 2147483647, a RoleArn that is not a role ARN,
+malformed ARNs, CSV Fields without Bucket and Key, enum values botocore does not check; a reused
+ClientRequestToken with other parameters is an IdempotencyException (the same parameters return the
+same JobId). What fails a job while ``Preparing`` (FailureReasons codes are this emulator's own, the
+reasons quote AWS's documented wording where there is one): AssumeRoleNotPermitted (role missing or
+not trusting batchoperations.s3.amazonaws.com), ReportNotWritable ("The job report could not be
+written to your report bucket"), ManifestAccessDenied, ManifestNotFound, ManifestETagMismatch,
+ManifestEncryptionNotSupported (SSE-KMS / SSE-C CSV manifest), InvalidManifest (header row, invalid
+or several buckets, rows with and without version ids, empty), SrcBucketReplicationConfigMissing and
+NoKeysMatchingFilter ("Manifest generation found no keys matching the filter criteria") for
+generated manifests. Each task: InitiateReplicationNotPermitted (job role), SrcBucketNotFound,
+SrcBucketInvalidRegion, SrcBucketReplicationConfigMissing, then the replication engine's outcome
+per destination (the task fails with the first failed destination's reason). Once at least 1,000
+tasks ran and more than half failed, the job goes Failing -> Failed (TaskFailureThresholdExceeded)
+without running the rest.
+
+Not emulated: operations other than S3ReplicateObject; Pausing/Paused (S3 pauses lower-priority
+jobs under load); ExpectedBucketOwner checks; job tags; the 90-day listing window is applied
+(jobs vanish 90 days after they end) but nothing else ages; ``ConfirmationRequired`` left out is
+treated as True, as the CLI documents for API-created jobs.
 
 Usage::
 
