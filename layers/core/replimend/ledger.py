@@ -835,6 +835,7 @@ class Ledger:
             reason,
             new_objects=new_objects,
             at=parse_time(event_at) if reopen else None,
+            read_back=False,
         )
 
     def touch_incident(
@@ -845,12 +846,14 @@ class Ledger:
         *,
         new_objects: int = 0,
         at: datetime | None = None,
-    ) -> Incident:
+        read_back: bool = True,
+    ) -> Incident | None:
         """Open the incident if it is new, count ``new_objects`` more objects under it.
 
         ``at`` is when the failure happened: a fixed incident reopens when a failure happened after
         it was marked fixed (the fix did not hold); earlier failures delivered late do not reopen it.
-        With neither (a redelivered event) an existing incident is left exactly as it is.
+        With neither (a redelivered event) an existing incident is left exactly as it is (and is read
+        back only if ``read_back``; otherwise None is returned for it).
         """
         now = format_time(self._now())
         key = {"pk": incident_pk(source_bucket, destination_bucket, reason), "sk": INCIDENT_SK}
@@ -898,6 +901,8 @@ class Ledger:
                 **ensure_only,
             )["Attributes"]
         except ConflictError:
+            if not read_back:
+                return None
             existing = self.get_incident(source_bucket, destination_bucket, reason)
             if existing is None:  # deleted in between; nothing sensible to return
                 raise
