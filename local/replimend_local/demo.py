@@ -18,6 +18,7 @@ import json
 import re
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from replimend_local.demo_scenarios import (
 )
 from replimend_local.embedded import EmbeddedAws
 from replimend_local.runner import Invocation, LocalRuntime
+from replimend_local.sam_template import TEMPLATE_PATH, load_template
 
 STACK_NAME = "replimend-demo"
 OPERATOR = "operator:demo"
@@ -65,6 +67,7 @@ class DemoObject:
     attempts: int = 0
     job_ids: list[str] = field(default_factory=list)
     replica_present: bool = False
+    source_status: str | None = None  # the source version's ReplicationStatus at the end
     allowed: frozenset[str] = frozenset()
 
     @property
@@ -88,17 +91,26 @@ class DemoObject:
             "attempts": self.attempts,
             "job_ids": self.job_ids,
             "replica_present": self.replica_present,
+            "source_replication_status": self.source_status,
         }
 
 
 class Demo:
-    def __init__(self, console: Console | None = None, *, remediation: bool | None = None) -> None:
+    def __init__(
+        self,
+        console: Console | None = None,
+        *,
+        remediation: bool | None = None,
+        template_path: Path = TEMPLATE_PATH,
+    ) -> None:
+        self.template_path = template_path
         # wide enough for the tables when the output is a file or a pipe (rich's default is 80)
         self.console = console or Console(width=None if sys.stdout.isatty() else 150)
         self.want_remediation = remediation
         self.objects: list[DemoObject] = []
         self.passes: list[dict[str, Any]] = []
         self.fixes: dict[str, str] = {}
+        self._event_tally: dict[tuple[str, str], Counter[str]] = {}
         self.started = time.monotonic()
         self.aws: EmbeddedAws | None = None
         self.runtime: LocalRuntime | None = None
@@ -131,6 +143,7 @@ class Demo:
             self.aws = aws
             with self._step("Starting the embedded AWS and deploying template.yaml"):
                 runtime = LocalRuntime(
+                    load_template(self.template_path),  # code paths relative to the repository
                     stack_name=STACK_NAME,
                     parameters=self._parameters([f"arn:aws:s3:::{n.source_bucket}" for n in names]),
                     account_id=aws.account_id,
@@ -156,9 +169,7 @@ class Demo:
                 runtime.close()
 
     def _parameters(self, source_arns: list[str]) -> dict[str, Any]:
-        from replimend_local.sam_template import load_template
-
-        declared = load_template().get("Parameters") or {}
+        declared = load_template(self.template_path).get("Parameters") or {}
         wanted: dict[str, Any] = {**DEMO_PARAMETERS, "SourceBucketArns": ",".join(source_arns)}
         return {name: value for name, value in wanted.items() if name in declared}
 
@@ -224,6 +235,7 @@ class Demo:
         assert self.runtime is not None
         self.console.rule("2 · Failures flow through the pipeline")
         self.runtime.drain()
+        self._flush_event_tally()
         from replimend.models import ObjectRef
         from replimend.reasons import reason_entry
 
@@ -297,7 +309,10 @@ class Demo:
         self.console.rule("3 · The operator fixes the causes")
         fixes = Table("scenario", "fix applied", "command")
         for scenario in SCENARIOS:
+            if scenario.expected_reason is None:
+                continue
             if scenario.fix is None:
+                fixes.add_row(scenario.slug, f"[yellow]{scenario.fix_summary}[/]", "")
                 continue
             names = ScenarioNames(scenario.slug, self.account.account_id)
             command = scenario.fix(self.account, names)
@@ -310,13 +325,24 @@ class Demo:
             self.console.print(f"  Meanwhile someone deleted {', '.join(deleted)} from its source bucket.")
 
         # The interim gate: the operator confirms each cause fixed (`replimend incident fixed ...`).
-        marked = 0
+        fixed_sources = {
+            ScenarioNames(s.slug, self.account.account_id).source_bucket
+            for s in SCENARIOS
+            if s.fix is not None
+        }
+        marked, left = 0, 0
         for incident in self.ledger.list_incidents(open_only=True):
+            if incident.source_bucket not in fixed_sources:
+                left += 1
+                continue
             self.ledger.set_incident_fixed(
                 incident.source_bucket, incident.destination_bucket, incident.failure_reason, actor=OPERATOR
             )
             marked += 1
-        self.console.print(f"  {marked} incidents marked fixed by {OPERATOR}")
+        self.console.print(
+            f"  {marked} incidents marked fixed by {OPERATOR} (as `replimend incident fixed` does), "
+            f"{left} left open"
+        )
 
         self.console.rule("4 · Remediation on schedule: Batch Replication jobs, tracked per object")
         with self._progress() as progress:
@@ -325,6 +351,14 @@ class Demo:
                 before = {job.job_id for job in self.ledger.list_jobs()}
                 self.runtime.advance(minutes=15)
                 created = [job for job in self.ledger.list_jobs() if job.job_id not in before]
+                self._flush_event_tally()
+                open_objects = self._open_objects()
+                progress.console.print(
+                    f"  pass {number} at {self.runtime.clock.now():%H:%M} (local clock): "
+                    f"{len(created)} jobs started for "
+                    f"{len({(j.source_bucket, j.destination_bucket) for j in created})} "
+                    f"(source, destination) pairs; {len(open_objects)} objects still open"
+                )
                 self.passes.append(
                     {
                         "pass": number,
@@ -334,7 +368,7 @@ class Demo:
                     }
                 )
                 progress.advance(task)
-                if not self._open_objects():
+                if not [o for o in open_objects if o.scenario.fix is not None]:
                     progress.update(task, total=number)
                     break
 
@@ -369,7 +403,16 @@ class Demo:
         from replimend.models import ObjectRef
 
         self.console.rule("5 · Final states" if remediation else "3 · Where things stand")
-        table = Table("scenario", "key", "final state", "attempts", "jobs", "replica in us-west-2", "allowed")
+        table = Table(
+            "scenario",
+            "key",
+            "final state",
+            "S3 status",
+            "attempts",
+            "jobs",
+            "replica in us-west-2",
+            "allowed",
+        )
         for obj in self.objects:
             obj.allowed = obj.scenario.allowed_final(obj.key, remediation=remediation)
             record = self.ledger.get_failure(
@@ -382,10 +425,12 @@ class Demo:
                 obj.attempts = record.attempts
                 obj.job_ids = list(record.job_ids)
             obj.replica_present = self._replica_present(obj)
+            obj.source_status = self._replication_status(obj)
             table.add_row(
                 obj.scenario.slug,
                 obj.key,
                 obj.final_state,
+                _status_text(obj.source_status) if obj.source_status else "[dim]version gone[/]",
                 str(obj.attempts),
                 ", ".join(j[:8] for j in obj.job_ids),
                 "yes" if obj.replica_present else "no",
@@ -499,6 +544,11 @@ class Demo:
         return True
 
     def _show_invocation(self, invocation: Invocation) -> None:
+        if invocation.ok and invocation.trigger.startswith("rule:"):
+            # job events come by the dozen: counted, then shown as one line
+            key = (invocation.function_id, invocation.trigger)
+            self._event_tally.setdefault(key, Counter())[invocation.summary or "event"] += 1
+            return
         style = "dim" if invocation.ok else "red"
         detail = f" ({invocation.summary})" if invocation.summary else ""
         error = f": {invocation.error}" if invocation.error else ""
@@ -506,6 +556,12 @@ class Demo:
             f"  [{style}]λ {invocation.function_id} ← {invocation.trigger}{detail} "
             f"{'ok' if invocation.ok else 'ERROR'} {invocation.duration_ms:.0f} ms{error}[/]"
         )
+
+    def _flush_event_tally(self) -> None:
+        for (function_id, trigger), counts in self._event_tally.items():
+            detail = ", ".join(f"{count} {name}" for name, count in sorted(counts.items()))
+            self.console.print(f"  [dim]λ {function_id} ← {trigger}: {detail} (all ok)[/]")
+        self._event_tally.clear()
 
     @contextmanager
     def _step(self, text: str) -> Iterator[None]:
@@ -570,7 +626,11 @@ def _invocation_counts(invocations: list[Invocation]) -> dict[str, dict[str, int
 
 
 def run_demo(
-    report_path: Path | None = None, *, console: Console | None = None, remediation: bool | None = None
+    report_path: Path | None = None,
+    *,
+    console: Console | None = None,
+    remediation: bool | None = None,
+    template_path: Path = TEMPLATE_PATH,
 ) -> int:
     """Run the demo; 0 when every object ends in a state its scenario allows."""
-    return Demo(console, remediation=remediation).run(report_path)
+    return Demo(console, remediation=remediation, template_path=template_path).run(report_path)

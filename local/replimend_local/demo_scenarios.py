@@ -422,6 +422,15 @@ SCENARIOS: tuple[Scenario, ...] = (
         "enable Object Lock on the destination bucket",
     ),
     Scenario(
+        "not-fixed",
+        "Role lacks s3:ReplicateObject, and nobody has fixed it yet",
+        "DstPutObjectNotPermitted",
+        _setup_no_replicate,
+        None,
+        "(left broken: the gate must hold these objects and start no job)",
+        allowed_after_remediation=frozenset({"FAILED", "BLOCKED"}),
+    ),
+    Scenario(
         "deleted",
         "Object deleted before it could be repaired",
         "DstBucketUnversioned",

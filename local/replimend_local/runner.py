@@ -32,6 +32,7 @@ import sys
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -1364,13 +1365,21 @@ class LocalRuntime:
             result: Any = None
             error: str | None = None
             redirect = contextlib.redirect_stdout(output) if self.capture_output else contextlib.nullcontext()
-            with _environment(self.function_environment(function)), redirect:
+            # what the handler prints and warns goes to its log stream, as in Lambda: kept on the invocation
+            with (
+                _environment(self.function_environment(function)),
+                redirect,
+                warnings.catch_warnings(record=True) as caught,
+            ):
+                warnings.simplefilter("always")
                 try:
                     handler = self._handler(function)
                     result = handler(event, context)
                 except Exception as exc:
                     error = f"{type(exc).__name__}: {exc}"
                     log.debug("%s raised", logical_id, exc_info=True)
+            for warning in caught:
+                output.write(f"{warning.category.__name__}: {warning.message}\n")
             duration_ms = (time.perf_counter() - started) * 1000
             if duration_ms > function.timeout_seconds * 1000:
                 log.warning(
