@@ -711,3 +711,21 @@ def test_from_settings_uses_the_configured_table_and_shards(
 def test_times_are_fixed_width_so_string_order_is_time_order() -> None:
     assert format_time(T0) == "2024-09-05T21:04:32.527000Z"
     assert format_time(T0.replace(microsecond=0, tzinfo=None)) == "2024-09-05T21:04:32.000000Z"
+
+
+def test_touch_incident_counts_reopens_and_otherwise_leaves_it_alone(
+    ledger: Ledger, clock: FakeClock
+) -> None:
+    # Given an incident opened by a job report with three failed tasks
+    opened = ledger.touch_incident("src-bucket", "dst-bucket", "KMSAccessDenied", new_objects=3, at=clock.now)
+    assert (opened.object_count, opened.fixed) == (3, False)
+    # When it is only touched (no new objects, no time), nothing changes
+    assert ledger.touch_incident("src-bucket", "dst-bucket", "KMSAccessDenied") == opened
+    # When it was fixed and a later report fails again, it reopens and counts
+    clock.advance(minutes=5)
+    ledger.set_incident_fixed("src-bucket", "dst-bucket", "KMSAccessDenied", actor="operator:ana")
+    clock.advance(minutes=5)
+    reopened = ledger.touch_incident(
+        "src-bucket", "dst-bucket", "KMSAccessDenied", new_objects=1, at=clock.now
+    )
+    assert (reopened.object_count, reopened.fixed, reopened.fixed_by) == (4, False, None)

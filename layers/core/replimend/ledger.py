@@ -829,7 +829,7 @@ class Ledger:
         self, ref: ObjectRef, classification: Classification, event_at: str, *, new_objects: int, reopen: bool
     ) -> None:
         reason = classification.failure_reason or "unknown"
-        self.touch_incident(
+        self._upsert_incident(
             ref.source_bucket,
             ref.destination_bucket,
             reason,
@@ -846,15 +846,30 @@ class Ledger:
         *,
         new_objects: int = 0,
         at: datetime | None = None,
-        read_back: bool = True,
-    ) -> Incident | None:
+    ) -> Incident:
         """Open the incident if it is new, count ``new_objects`` more objects under it.
 
         ``at`` is when the failure happened: a fixed incident reopens when a failure happened after
         it was marked fixed (the fix did not hold); earlier failures delivered late do not reopen it.
-        With neither (a redelivered event) an existing incident is left exactly as it is (and is read
-        back only if ``read_back``; otherwise None is returned for it).
+        With neither, an existing incident is left exactly as it is.
         """
+        incident = self._upsert_incident(
+            source_bucket, destination_bucket, reason, new_objects=new_objects, at=at, read_back=True
+        )
+        assert incident is not None  # read_back=True always returns one
+        return incident
+
+    def _upsert_incident(
+        self,
+        source_bucket: str,
+        destination_bucket: str,
+        reason: str,
+        *,
+        new_objects: int,
+        at: datetime | None,
+        read_back: bool,
+    ) -> Incident | None:
+        """touch_incident; without read_back an untouched existing incident is not read (None)."""
         now = format_time(self._now())
         key = {"pk": incident_pk(source_bucket, destination_bucket, reason), "sk": INCIDENT_SK}
         ensure_only: dict[str, Any] = {}
