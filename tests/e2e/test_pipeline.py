@@ -144,3 +144,145 @@ def test_unparseable_messages_are_retried_then_dead_lettered_without_losing_the_
         i for i in stack.runtime.invocations if i.function_id == "IngestFunction" and "failed" in i.summary
     ]
     assert len(deliveries) == 5
+
+
+# ------------------------------------------------------------------------------------------------
+# Remediation: fix -> remediate (schedule) -> Batch Replication job -> track_jobs -> REPLICATED
+
+
+def jobs_by_pair(stack: Stack) -> dict[tuple[str, str | None], list]:
+    pairs: dict[tuple[str, str | None], list] = {}
+    for job in stack.ledger.list_jobs():
+        pairs.setdefault((job.source_bucket, job.destination_bucket), []).append(job)
+    return pairs
+
+
+def mark_fixed(stack: Stack, source: str) -> None:
+    for incident in stack.ledger.list_incidents(open_only=True):
+        if incident.source_bucket == source:
+            stack.ledger.set_incident_fixed(
+                incident.source_bucket,
+                incident.destination_bucket,
+                incident.failure_reason,
+                actor="operator:test",
+            )
+
+
+def test_fixed_causes_are_repaired_with_one_job_per_pair_per_pass(stack: Stack) -> None:
+    s3 = stack.client("s3")
+    # Given two broken pairs with recorded failures
+    unversioned, unversioned_dst, _ = stack.replicated_bucket_pair(
+        "e2e-fix-a", destination_versioning="Suspended"
+    )
+    denied, denied_dst, denied_role = stack.replicated_bucket_pair("e2e-fix-b", allow_replicate=False)
+    uploads = {
+        (unversioned, unversioned_dst): [UNICODE_KEY, "a/1.txt", "a/2.txt", "a/3.txt"],
+        (denied, denied_dst): ["b/1.txt", "b/2.txt"],
+    }
+    versions = {
+        (source, key): s3.put_object(Bucket=source, Key=key, Body=f"{source}/{key}".encode())["VersionId"]
+        for (source, _dst), keys in uploads.items()
+        for key in keys
+    }
+    stack.runtime.drain()
+    # When the schedule fires before anyone fixed anything
+    stack.runtime.advance(minutes=15)
+    # Then the gate holds every object: no job
+    assert stack.ledger.list_jobs() == []
+    for (source, destination), keys in uploads.items():
+        for key in keys:
+            record = stack.ledger.get_failure(ObjectRef(source, key, versions[(source, key)], destination))
+            assert record is not None and record.state in (ObjectState.FAILED, ObjectState.BLOCKED)
+
+    # When the operator fixes both causes and says so, and the schedule fires again
+    stack.client("s3", DESTINATION_REGION).put_bucket_versioning(
+        Bucket=unversioned_dst, VersioningConfiguration={"Status": "Enabled"}
+    )
+    iam = stack.client("iam")
+    policy = iam.get_role_policy(RoleName=denied_role, PolicyName="replication")["PolicyDocument"]
+    policy["Statement"][-1]["Action"] = ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"]
+    iam.put_role_policy(RoleName=denied_role, PolicyName="replication", PolicyDocument=json.dumps(policy))
+    mark_fixed(stack, unversioned)
+    mark_fixed(stack, denied)
+    stack.runtime.advance(minutes=15)
+
+    # Then exactly one job per (source, destination) ran, covering all of that pair's objects
+    pairs = jobs_by_pair(stack)
+    assert set(pairs) == set(uploads)
+    for pair, keys in uploads.items():
+        (job,) = pairs[pair]
+        assert job.object_count == len(keys)
+        assert job.status == "Complete" and job.tasks_succeeded == len(keys) and job.tasks_failed == 0
+    # And every object is REPLICATED, its replica in the destination, its source version COMPLETED
+    destination_s3 = stack.client("s3", DESTINATION_REGION)
+    for (source, destination), keys in uploads.items():
+        for key in keys:
+            version = versions[(source, key)]
+            record = stack.ledger.get_failure(ObjectRef(source, key, version, destination))
+            assert record is not None and record.state == ObjectState.REPLICATED, (source, key)
+            assert record.job_ids == [pairs[(source, destination)][0].job_id]
+            assert (
+                s3.head_object(Bucket=source, Key=key, VersionId=version)["ReplicationStatus"] == "COMPLETED"
+            )
+            replica = destination_s3.get_object(Bucket=destination, Key=key)
+            assert replica["Body"].read() == f"{source}/{key}".encode()
+    # And the audit trail tells the story
+    story = [
+        (e.from_state, e.to_state)
+        for e in stack.ledger.history(unversioned, UNICODE_KEY)
+        if e.kind == "transition"
+    ]
+    assert story[-2:] == [
+        (ObjectState.FAILED, ObjectState.IN_JOB),
+        (ObjectState.IN_JOB, ObjectState.REPLICATED),
+    ]
+    # And a further pass starts nothing new
+    stack.runtime.advance(minutes=15)
+    assert sum(len(jobs) for jobs in jobs_by_pair(stack).values()) == 2
+    assert {i.function_id for i in stack.runtime.invocations if not i.ok} == set()
+
+
+def test_a_version_deleted_before_repair_is_closed_obsolete_without_a_job(stack: Stack) -> None:
+    s3 = stack.client("s3")
+    source, destination, _ = stack.replicated_bucket_pair("e2e-gone", destination_versioning="Suspended")
+    kept = s3.put_object(Bucket=source, Key="kept", Body=b"1")["VersionId"]
+    gone = s3.put_object(Bucket=source, Key="gone", Body=b"2")["VersionId"]
+    stack.runtime.drain()
+    # Given the cause fixed, but one version deleted meanwhile
+    stack.client("s3", DESTINATION_REGION).put_bucket_versioning(
+        Bucket=destination, VersioningConfiguration={"Status": "Enabled"}
+    )
+    s3.delete_object(Bucket=source, Key="gone", VersionId=gone)
+    mark_fixed(stack, source)
+    # When remediation runs
+    stack.runtime.advance(minutes=15)
+    # Then the deleted version is OBSOLETE and the job held only the one that still exists
+    gone_record = stack.ledger.get_failure(ObjectRef(source, "gone", gone, destination))
+    kept_record = stack.ledger.get_failure(ObjectRef(source, "kept", kept, destination))
+    assert gone_record is not None and gone_record.state == ObjectState.OBSOLETE and gone_record.job_ids == []
+    assert kept_record is not None and kept_record.state == ObjectState.REPLICATED
+    ((job,),) = jobs_by_pair(stack).values()
+    assert job.object_count == 1
+
+
+def test_a_cause_marked_fixed_but_still_broken_fails_the_job_and_returns_objects_to_failed(
+    stack: Stack,
+) -> None:
+    s3 = stack.client("s3")
+    # Given a role that still may not write replicas, although the operator marked the cause fixed
+    source, destination, _ = stack.replicated_bucket_pair("e2e-liar", allow_replicate=False)
+    version = s3.put_object(Bucket=source, Key="k", Body=b"1")["VersionId"]
+    stack.runtime.drain()
+    mark_fixed(stack, source)
+    # When remediation runs the job
+    stack.runtime.advance(minutes=15)
+    # Then the job's task failed with the same reason S3 gives, and the object is back to FAILED, attempts + 1
+    ((job,),) = jobs_by_pair(stack).values()
+    assert job.tasks_failed == 1 and job.tasks_succeeded == 0
+    record = stack.ledger.get_failure(ObjectRef(source, "k", version, destination))
+    assert record is not None
+    assert record.state in (ObjectState.FAILED, ObjectState.BLOCKED)
+    assert record.attempts == 1
+    assert record.failure_reason == "DstPutObjectNotPermitted"
+    assert record.job_ids == [job.job_id]
+    assert s3.head_object(Bucket=source, Key="k", VersionId=version)["ReplicationStatus"] == "FAILED"
