@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from replimend_local.embedded import EmbeddedAws
-from replimend_local.runner import LocalClock, LocalRuntime, Schedule, TemplateError
+from replimend_local.runner import FunctionError, LocalClock, LocalRuntime, Schedule, TemplateError
 from replimend_local.sam_template import TEMPLATE_PATH
 
 CLOCK_START = datetime(2030, 1, 1, 0, 0, 30, tzinfo=UTC)
@@ -182,6 +182,31 @@ TEMPLATE = textwrap.dedent(
               Properties:
                 Path: /items/{item}
                 Method: GET
+      JobRule:
+        Type: AWS::Events::Rule
+        Properties:
+          EventPattern: {source: [replimend.test], detail-type: [Poke]}
+          Targets:
+            - Id: worker
+              Arn: !GetAtt Worker.Arn
+      SchedulerRole:
+        Type: AWS::IAM::Role
+        Properties:
+          AssumeRolePolicyDocument:
+            Version: "2012-10-17"
+            Statement:
+              - Effect: Allow
+                Principal: {Service: scheduler.amazonaws.com}
+                Action: sts:AssumeRole
+      Daily:
+        Type: AWS::Scheduler::Schedule
+        Properties:
+          ScheduleExpression: rate(1 day)
+          FlexibleTimeWindow: {Mode: "OFF"}
+          Target:
+            Arn: !GetAtt Worker.Arn
+            RoleArn: !GetAtt SchedulerRole.Arn
+            Input: '{"backfill": true}'
     Outputs:
       QueueUrl:
         Value: !Ref Queue
@@ -461,3 +486,25 @@ def test_the_project_template_deploys_and_wires_ingest(aws: EmbeddedAws) -> None
         )["Attributes"]["RedrivePolicy"]
     )
     assert redrive["deadLetterTargetArn"].endswith(":replimend-test-FailureDeadLetterQueue")
+
+
+def test_standalone_rules_and_scheduler_schedules_target_functions(runtime: LocalRuntime) -> None:
+    # Given an AWS::Events::Rule and an AWS::Scheduler::Schedule whose targets are the Worker function
+    runtime.put_events([{"Source": "replimend.test", "DetailType": "Poke", "Detail": {"n": 1}}])
+    runtime.put_events([{"Source": "replimend.test", "DetailType": "Other", "Detail": {"n": 2}}])
+    # When events are drained and a day passes
+    runtime.drain()
+    runtime.advance(days=1)
+    # Then the matching event and the daily schedule's Input reached the Worker, nothing else did
+    events = [call["event"] for call in seen(runtime, "Worker")]
+    assert [e["detail"] for e in events if "detail" in e] == [{"n": 1}]
+    assert events.count({"backfill": True}) == 1
+    schedules = boto3.client("scheduler").list_schedules()["Schedules"]
+    assert [s["Name"] for s in schedules] == [f"{runtime.stack_name}-Daily"]
+
+
+def test_a_missing_handler_fails_the_invocation_like_lambda(runtime: LocalRuntime) -> None:
+    runtime.function("Worker").handler = "app.no_such_handler"
+    with pytest.raises(FunctionError, match=r"Runtime\.HandlerNotFound"):
+        runtime.invoke("Worker", {})
+    assert runtime.invocations[-1].ok is False
