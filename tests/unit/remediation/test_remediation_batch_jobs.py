@@ -56,7 +56,10 @@ def test_create_job_sends_the_documented_replication_request(s3control: tuple[An
             "ConfirmationRequired": False,
             "Operation": {"S3ReplicateObject": {}},
             "Manifest": {
-                "Spec": {"Format": "S3BatchOperations_CSV_20180820", "Fields": ["Bucket", "Key", "VersionId"]},
+                "Spec": {
+                    "Format": "S3BatchOperations_CSV_20180820",
+                    "Fields": ["Bucket", "Key", "VersionId"],
+                },
                 "Location": {
                     "ObjectArn": "arn:aws:s3:::manifests/manifests/src/dst/abc.csv",
                     "ETag": "60e460c9d1046e73f7dde5043ac3ae85",
@@ -110,10 +113,19 @@ def test_describe_job_reads_status_progress_reasons_and_report(s3control: tuple[
             "Job": {
                 "JobId": "job-123",
                 "Status": "Complete",
-                "ProgressSummary": {"TotalNumberOfTasks": 3, "NumberOfTasksSucceeded": 2, "NumberOfTasksFailed": 1},
+                "ProgressSummary": {
+                    "TotalNumberOfTasks": 3,
+                    "NumberOfTasksSucceeded": 2,
+                    "NumberOfTasksFailed": 1,
+                },
                 "FailureReasons": [{"FailureCode": "SomeCode", "FailureReason": "why"}],
-                "Report": {"Enabled": True, "Bucket": "arn:aws:s3:::reports", "Prefix": "reports/src/dst",
-                           "Format": "Report_CSV_20180820", "ReportScope": "AllTasks"},
+                "Report": {
+                    "Enabled": True,
+                    "Bucket": "arn:aws:s3:::reports",
+                    "Prefix": "reports/src/dst",
+                    "Format": "Report_CSV_20180820",
+                    "ReportScope": "AllTasks",
+                },
                 "CreationTime": created,
                 "TerminationDate": created,
             }
@@ -137,11 +149,21 @@ def test_describe_of_a_missing_job_is_not_found(s3control: tuple[Any, Stubber]) 
 
 def test_list_jobs_follows_next_token(s3control: tuple[Any, Stubber]) -> None:
     client, stubber = s3control
-    stubber.add_response("list_jobs", {"Jobs": [{"JobId": "job-1", "Status": "Active"}], "NextToken": "t"},
-                         expected_params={"AccountId": ACCOUNT, "MaxResults": 1000, "JobStatuses": ["Active"]})
-    stubber.add_response("list_jobs", {"Jobs": [{"JobId": "job-2", "Status": "Active"}]},
-                         expected_params={"AccountId": ACCOUNT, "MaxResults": 1000, "JobStatuses": ["Active"],
-                                          "NextToken": "t"})
+    stubber.add_response(
+        "list_jobs",
+        {"Jobs": [{"JobId": "job-1", "Status": "Active"}], "NextToken": "t"},
+        expected_params={"AccountId": ACCOUNT, "MaxResults": 1000, "JobStatuses": ["Active"]},
+    )
+    stubber.add_response(
+        "list_jobs",
+        {"Jobs": [{"JobId": "job-2", "Status": "Active"}]},
+        expected_params={
+            "AccountId": ACCOUNT,
+            "MaxResults": 1000,
+            "JobStatuses": ["Active"],
+            "NextToken": "t",
+        },
+    )
     jobs = list(BatchJobs(lambda region: client, ACCOUNT).list_job_ids("eu-west-1", ["Active"]))
     assert jobs == [("job-1", "Active"), ("job-2", "Active")]
 

@@ -55,7 +55,10 @@ def test_the_null_version_is_written_as_the_literal_null() -> None:
 def test_rows_read_back_decoded() -> None:
     lines = [manifest_row("src", "a,b c+d/é", "v1"), manifest_row("src", "k", None)]
     rows = list(parse_manifest(lines))
-    assert [(r.bucket, r.key, r.version_id) for r in rows] == [("src", "a,b c+d/é", "v1"), ("src", "k", "null")]
+    assert [(r.bucket, r.key, r.version_id) for r in rows] == [
+        ("src", "a,b c+d/é", "v1"),
+        ("src", "k", "null"),
+    ]
 
 
 def test_chunk_has_no_header_and_one_row_per_record_in_order() -> None:
@@ -77,7 +80,12 @@ def test_same_rows_give_the_same_key_and_token_and_different_rows_do_not() -> No
             chunk.add(record(key, dest=dest))
         return chunk
 
-    first, again, other, other_dest = build(["a", "b"]), build(["a", "b"]), build(["a", "c"]), build(["a", "b"], "dst2")
+    first, again, other, other_dest = (
+        build(["a", "b"]),
+        build(["a", "b"]),
+        build(["a", "c"]),
+        build(["a", "b"], "dst2"),
+    )
     assert first.key == again.key and first.token == again.token
     assert first.token != other.token and first.key != other.key
     # The same source rows towards another destination must not share a token (IdempotencyException)
@@ -101,3 +109,15 @@ def test_a_large_chunk_spills_to_disk_and_still_reads_back(monkeypatch: pytest.M
 
 def test_encode_key_uses_no_safe_characters() -> None:
     assert encode_key("a/b") == "a%2Fb"
+
+
+def test_a_later_attempt_of_the_same_rows_gets_a_new_token() -> None:
+    # Given the same object planned again after its record moved (a failed attempt bumps its version)
+    first, retry = ManifestChunk("src", "dst"), ManifestChunk("src", "dst")
+    first.add(record("a"))
+    moved = record("a")
+    moved.version = 7
+    retry.add(moved)
+    # Then the rows are the same but the token is not (S3 would return the old finished job)
+    assert first.text() == retry.text()
+    assert first.token != retry.token

@@ -57,14 +57,27 @@ def test_report_manifest_lists_result_files() -> None:
             "Format": "Report_CSV_20180820",
             "ReportCreationDate": "2024-01-01T00:00:00.000Z",
             "Results": [
-                {"TaskExecutionStatus": "succeeded", "Bucket": "reports", "MD5Checksum": "x", "Key": "p/job-1/results/a.csv"},
-                {"TaskExecutionStatus": "failed", "Bucket": "reports", "MD5Checksum": "y", "Key": "p/job-1/results/b.csv"},
+                {
+                    "TaskExecutionStatus": "succeeded",
+                    "Bucket": "reports",
+                    "MD5Checksum": "x",
+                    "Key": "p/job-1/results/a.csv",
+                },
+                {
+                    "TaskExecutionStatus": "failed",
+                    "Bucket": "reports",
+                    "MD5Checksum": "y",
+                    "Key": "p/job-1/results/b.csv",
+                },
             ],
             "ReportSchema": "Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage",
         }
     )
     files = parse_report_manifest(document)
-    assert [(f.key, f.task_status) for f in files] == [("p/job-1/results/a.csv", "succeeded"), ("p/job-1/results/b.csv", "failed")]
+    assert [(f.key, f.task_status) for f in files] == [
+        ("p/job-1/results/a.csv", "succeeded"),
+        ("p/job-1/results/b.csv", "failed"),
+    ]
 
 
 @pytest.mark.parametrize("document", ["not json", "[]", '{"Results": 3}'])

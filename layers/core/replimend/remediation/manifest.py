@@ -87,8 +87,9 @@ def client_request_token(digest: str) -> str:
 class ManifestChunk:
     """One manifest being written: rows go to a spooled file, the planned records to another.
 
-    The digest covers the pair and every row, so two destinations of the same source objects get
-    different manifests and tokens.
+    The digest covers the pair, every row and each record's lock version: two destinations of the
+    same objects get different tokens, a re-plan of unchanged records the same one, and a later
+    attempt (every transition bumps the version) a new one.
     """
 
     source_bucket: str
@@ -105,6 +106,9 @@ class ManifestChunk:
         line = manifest_row(self.source_bucket, record.ref.key, record.ref.version_id).encode()
         self.body.write(line)
         self._hash.update(line)
+        # The record's lock version too: a later attempt of the same objects (same rows) must get
+        # a new token, or S3 would hand back the finished job of the previous attempt.
+        self._hash.update(f"{record.version}\n".encode())
         pickle.dump(record, self._records, protocol=pickle.HIGHEST_PROTOCOL)
         self.count += 1
 

@@ -48,6 +48,16 @@ class RemediationLedger(Protocol):
         self, source_bucket: str, destination_bucket: str, reason: str, *, actor: str, fixed: bool = True
     ) -> Incident: ...
 
+    def touch_incident(
+        self,
+        source_bucket: str,
+        destination_bucket: str,
+        reason: str,
+        *,
+        new_objects: int = 0,
+        at: datetime | None = None,
+    ) -> Incident: ...
+
     def record_diagnosis(
         self, source_bucket: str, destination_bucket: str, reason: str, summary: str
     ) -> object: ...

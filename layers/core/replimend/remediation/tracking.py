@@ -9,6 +9,7 @@ job, so an event and a poll racing on the same job cannot apply an outcome twice
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -170,7 +171,7 @@ class JobTracker:
                 result.errors.append("time budget reached; remaining jobs wait for the next run")
                 break
             if job.stale_since is not None:
-                result.ignored.append(f"{job.job_id}: stale since {job.stale_since.isoformat()}")
+                result.ignored.append(f"{job.job_id}: stale since {job.stale_since}")
                 continue
             self._refresh_into(job, result)
         # A finished job whose outcome could not be applied (crash) is retried here too.
@@ -223,17 +224,19 @@ class JobTracker:
     ) -> None:
         covered = 0
         tasks = self._report_tasks(job, description, update)
-        reopened: set[str] = set()
+        failures: Counter[str] = Counter()
         for task in tasks:
             covered += 1
-            self._apply_task(job, task, update, now, reopened)
+            self._apply_task(job, task, update, now, failures)
         if covered < job.object_count:
             # No report (a failed job before any task ran, a cancelled one) or a partial one:
             # whatever is still in this job goes back to FAILED with the job's own reasons.
             reason = _job_failure_code(description, job)
-            self._return_objects(
+            returned = self._return_objects(
                 job, reason, update, now, count_attempt=job.status != JobStatus.CANCELLED.value
             )
+            failures[reason] += returned
+        self._touch_incidents(job, failures, now)
 
     def _report_tasks(
         self, job: JobRecord, description: JobDescription, update: JobUpdate
@@ -262,7 +265,7 @@ class JobTracker:
                 yield row
 
     def _apply_task(
-        self, job: JobRecord, task: TaskResult, update: JobUpdate, now: datetime, reopened: set[str]
+        self, job: JobRecord, task: TaskResult, update: JobUpdate, now: datetime, failures: Counter[str]
     ) -> None:
         destination = job.destination_bucket or ""
         record = find_failure(self.ledger, task.bucket, task.key, task.version_id, destination)
@@ -283,7 +286,7 @@ class JobTracker:
                 else:
                     reason = task.failure_reason or "UnknownTaskFailure"
                     self._fail(record, job, reason, update, now, detail=task.message or None)
-                    self._reopen_incident(job, reason, reopened)
+                    failures[reason] += 1
                 return
             except ConflictError:
                 record = self.ledger.get_failure(record.ref)
@@ -332,8 +335,9 @@ class JobTracker:
 
     def _return_objects(
         self, job: JobRecord, reason: str, update: JobUpdate, now: datetime, *, count_attempt: bool
-    ) -> None:
+    ) -> int:
         detail = "; ".join(job.failure_reasons) or None
+        returned = 0
         for listed in self._job_objects(job):
             record = listed
             for _ in range(3):
@@ -342,9 +346,11 @@ class JobTracker:
                 try:
                     self._fail(record, job, reason, update, now, detail=detail, count_attempt=count_attempt)
                     update.returned += 1
+                    returned += 1
                     break
                 except ConflictError:
                     record = self.ledger.get_failure(record.ref)
+        return returned
 
     def _job_objects(self, job: JobRecord) -> Iterable[FailureRecord | None]:
         """The objects of a job: from the manifest we wrote, else the ledger's IN_JOB objects."""
@@ -360,24 +366,18 @@ class JobTracker:
         in_job = self.ledger.failures_in_state(ObjectState.IN_JOB, source_bucket=job.source_bucket)
         return (record for record in in_job if record.job_id == job.job_id)
 
-    def _reopen_incident(self, job: JobRecord, reason: str, reopened: set[str]) -> None:
-        """A task failing with a configuration reason means its cause is not fixed: close the gate."""
-        if reason in reopened or reason_entry(reason).action is not Action.RETRY_AFTER_FIX:
-            return
-        reopened.add(reason)
-        destination = job.destination_bucket or ""
-        try:
-            incident = self.ledger.get_incident(job.source_bucket, destination, reason)
-            if incident is not None and incident.fixed:
-                self.ledger.set_incident_fixed(
-                    job.source_bucket, destination, reason, actor=ACTOR, fixed=False
+    def _touch_incidents(self, job: JobRecord, failures: Counter[str], now: datetime) -> None:
+        """Tasks failing with a configuration reason mean the cause is not fixed: open (or reopen,
+        when marked fixed before these failures) the incident, so the gate holds the next retry."""
+        for reason, count in failures.items():
+            if reason_entry(reason).action is not Action.RETRY_AFTER_FIX:
+                continue
+            try:
+                self.ledger.touch_incident(
+                    job.source_bucket, job.destination_bucket or "", reason, new_objects=count, at=now
                 )
-                logger.warning(
-                    "incident reopened: batch tasks still fail",
-                    extra={"reason": reason, "job_id": job.job_id},
-                )
-        except ReplimendError:
-            logger.exception("could not reopen incident", extra={"reason": reason})
+            except ReplimendError:
+                logger.exception("could not open incident", extra={"reason": reason, "job_id": job.job_id})
 
     # ---- helpers ---------------------------------------------------------------------------
     def _stuck_reason(self, job: JobRecord, description: JobDescription, now: datetime) -> str | None:

@@ -1,0 +1,90 @@
+"""Build remediation and tracking from settings with real boto3 clients, and publish their metrics.
+
+Used by the Lambda handlers and the CLI alike, so a local run exercises the same code; clients are
+plain boto3 clients (the embedded AWS attaches to them through botocore hooks / endpoint env vars).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from replimend.ledger import Ledger
+from replimend.remediation.batch_jobs import BatchJobs, s3control_client_factory
+from replimend.remediation.gate import CauseGate, IncidentFlagGate
+from replimend.remediation.remediate import Remediation, RemediationResult
+from replimend.remediation.s3_objects import S3Objects, S3Storage
+from replimend.remediation.tracking import JobTracker, TrackingResult
+from replimend.settings import RemediationSettings
+
+
+def _s3_client() -> Any:
+    import boto3
+    from botocore.config import Config
+
+    # HEADs run in parallel threads: a connection pool larger than the thread count.
+    return boto3.client("s3", config=Config(max_pool_connections=32, retries={"mode": "standard"}))
+
+
+def build_remediation(settings: RemediationSettings, *, gate: CauseGate | None = None) -> Remediation:
+    s3 = _s3_client()
+    ledger = Ledger.from_settings(settings)
+    return Remediation(
+        ledger=ledger,
+        gate=gate or IncidentFlagGate(ledger),
+        objects=S3Objects(s3),
+        storage=S3Storage(s3),
+        jobs=BatchJobs(s3control_client_factory(), settings.account_id),
+        settings=settings,
+    )
+
+
+def build_tracker(settings: RemediationSettings) -> JobTracker:
+    s3 = _s3_client()
+    return JobTracker(
+        ledger=Ledger.from_settings(settings),
+        jobs=BatchJobs(s3control_client_factory(), settings.account_id),
+        storage=S3Storage(s3),
+        objects=S3Objects(s3),
+        settings=settings,
+    )
+
+
+def publish_remediation_metrics(result: RemediationResult, metrics: Any) -> None:
+    """Counts of what a pass did (Powertools Metrics; flushed by the handler's decorator)."""
+    for name, attribute in (
+        ("ObjectsPlanned", "planned"),
+        ("ObjectsObsolete", "obsolete"),
+        ("ObjectsDone", "done"),
+        ("ObjectsBlocked", "blocked"),
+        ("ObjectsGaveUp", "gave_up"),
+        ("ObjectsMarkedInJob", "marked_in_job"),
+        ("ObjectConflicts", "conflicts"),
+    ):
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=result.total(attribute))
+    metrics.add_metric(name="JobsStarted", unit=MetricUnit.Count, value=len(result.jobs))
+    metrics.add_metric(
+        name="RemediationErrors", unit=MetricUnit.Count, value=sum(len(p.errors) for p in result.pairs)
+    )
+
+
+def publish_tracking_metrics(result: TrackingResult, metrics: Any) -> None:
+    for name, attribute in (
+        ("ObjectsReplicated", "replicated"),
+        ("ObjectsRetrying", "retrying"),
+        ("ObjectsGaveUp", "gave_up"),
+        ("ObjectsClosedByReport", "closed"),
+        ("ObjectsReturnedFromJob", "returned"),
+        ("ReportRowsUnmatched", "unmatched"),
+        ("ReportRowsUnreadable", "unreadable_rows"),
+    ):
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=result.total(name=attribute))
+    metrics.add_metric(name="JobsStale", unit=MetricUnit.Count, value=len(result.stale_jobs))
+    metrics.add_metric(
+        name="JobsFinished", unit=MetricUnit.Count, value=sum(1 for u in result.jobs if u.outcome)
+    )
+    metrics.add_metric(
+        name="JobsPartial", unit=MetricUnit.Count, value=sum(1 for u in result.jobs if u.outcome == "partial")
+    )
+    metrics.add_metric(name="TrackingErrors", unit=MetricUnit.Count, value=len(result.errors))

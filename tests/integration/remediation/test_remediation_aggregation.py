@@ -1,0 +1,46 @@
+"""Aggregation at scale: 10,000 failures of one bucket are one job, not 10,000 — with the API bill."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from conftest import DEST, SOURCE, World
+
+from replimend.models import ObjectState
+
+FAILURES = 10_000
+
+
+def test_ten_thousand_failures_make_exactly_one_job_with_a_ten_thousand_row_manifest(world: World) -> None:
+    # Given 10,000 failed objects of one (source, destination)
+    for number in range(FAILURES):
+        world.fail(f"storm/{number:05d} file.bin")
+    world.expect_create_job("job-storm")
+    world.calls.clear()
+    # When one remediation pass runs
+    started = time.perf_counter()
+    result = world.remediation().run()
+    elapsed = time.perf_counter() - started
+    # Then exactly one CreateJob call, with one manifest of 10,000 rows
+    assert world.calls["s3-control.CreateJob"] == 1
+    assert result.jobs == ["job-storm"]
+    (pair,) = result.pairs
+    assert (pair.source_bucket, pair.destination_bucket) == (SOURCE, DEST)
+    assert pair.planned == pair.marked_in_job == FAILURES
+    assert len(world.manifest_rows(pair.manifest_keys[0])) == FAILURES
+    assert sum(1 for _ in world.ledger.failures_in_state(ObjectState.IN_JOB)) == FAILURES
+    # And the calls per 10,000 failures are what the design budgets: one HEAD per object, one
+    # conditional write (+ history put) per object, DynamoDB reads by the page, one manifest PUT.
+    calls = dict(sorted(world.calls.items()))
+    report = {"failures": FAILURES, "seconds_in_moto": round(elapsed, 1), "calls": calls}
+    print("\nAPI calls per 10,000 failures:", json.dumps(report, indent=1))
+    out = os.environ.get("REPLIMEND_CALLS_REPORT")
+    if out:
+        Path(out).write_text(json.dumps(report, indent=1))
+    assert calls["s3.HeadObject"] == FAILURES
+    assert calls["s3.PutObject"] == 2  # the manifest and its pending marker
+    assert calls["dynamodb.UpdateItem"] <= FAILURES + 10
+    assert calls["dynamodb.Query"] < FAILURES / 10  # paged reads, not one per object

@@ -1,0 +1,159 @@
+"""A crash between writing the manifest, creating the job and marking the objects never makes a
+second job nor loses an object: each test kills the pass at one step and runs it again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import MANIFESTS, SOURCE, World
+
+from replimend.models import ObjectState
+
+KEYS = [f"crash/{n}.bin" for n in range(6)]
+
+
+class Crash(Exception):  # stands for the process dying: deliberately not a ReplimendError
+    """The Lambda dies here."""
+
+
+def seed(world: World) -> dict[str, str | None]:
+    return {key: world.fail(key) for key in KEYS}
+
+
+def assert_all_in_one_job(world: World, versions: dict[str, str | None], job_id: str) -> None:
+    for key, version in versions.items():
+        record = world.ledger.get_failure(_ref(key, version))
+        assert record is not None and (record.state, record.job_id) == (ObjectState.IN_JOB, job_id), key
+        in_job = [h for h in world.ledger.history(SOURCE, key) if h.to_state is ObjectState.IN_JOB]
+        assert len(in_job) == 1, f"{key} marked IN_JOB {len(in_job)} times"
+    assert [j.job_id for j in world.ledger.list_jobs()] == [job_id]
+    assert world.s3.list_objects_v2(Bucket=MANIFESTS, Prefix="pending/").get("KeyCount", 0) == 0
+
+
+def test_crash_after_the_manifest_is_written(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    versions = seed(world)
+    remediation = world.remediation()
+    real_put = remediation.storage.put_manifest
+
+    def put_then_die(*args: Any, **kwargs: Any) -> str:
+        real_put(*args, **kwargs)
+        raise Crash
+
+    monkeypatch.setattr(remediation.storage, "put_manifest", put_then_die)
+    # Given a pass that dies right after writing the manifest
+    with pytest.raises(Crash):
+        remediation.run()
+    assert world.create_job_requests == []
+    # When the next pass runs / Then one job starts for every object
+    world.expect_create_job("job-1")
+    world.remediation().run()
+    assert len(world.create_job_requests) == 1
+    assert_all_in_one_job(world, versions, "job-1")
+
+
+def test_crash_after_create_job_before_it_is_recorded(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    versions = seed(world)
+    remediation = world.remediation()
+    real_create = remediation.jobs.create_replication_job
+
+    def create_then_die(request: Any) -> str:
+        real_create(request)
+        raise Crash
+
+    monkeypatch.setattr(remediation.jobs, "create_replication_job", create_then_die)
+    world.expect_create_job("job-1")
+    # Given a pass that dies once S3 accepted CreateJob but before the ledger knew
+    with pytest.raises(Crash):
+        remediation.run()
+    # When the next pass runs, S3 answers the same token + request with the same job (stubbed so)
+    world.expect_create_job("job-1")
+    world.remediation().run()
+    # Then the retry resent the identical request (same token), so there is still one job
+    first, second = world.create_job_requests
+    assert first == second
+    assert_all_in_one_job(world, versions, "job-1")
+
+
+def test_crash_after_create_job_while_new_failures_arrive(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    versions = seed(world)
+    remediation = world.remediation()
+    real_create = remediation.jobs.create_replication_job
+
+    def create_then_die(request: Any) -> str:
+        real_create(request)
+        raise Crash
+
+    monkeypatch.setattr(remediation.jobs, "create_replication_job", create_then_die)
+    world.expect_create_job("job-1")
+    with pytest.raises(Crash):
+        remediation.run()
+    # Given a new failure recorded before the retry (the rows of a fresh plan would differ)
+    late = world.fail("late.bin")
+    world.expect_create_job("job-1")  # the resumed request
+    world.expect_create_job("job-2")  # the new object's own job
+    # When the next pass runs
+    result = world.remediation().run()
+    # Then the old objects stay in job-1 only and the new one is in job-2: no object in two jobs
+    assert result.pairs[0].resumed_jobs == ["job-1"] and result.pairs[0].jobs == ["job-2"]
+    for key, version in versions.items():
+        assert world.ledger.get_failure(_ref(key, version)).job_id == "job-1"  # type: ignore[union-attr]
+    assert world.ledger.get_failure(_ref("late.bin", late)).job_id == "job-2"  # type: ignore[union-attr]
+    assert (
+        len(
+            world.manifest_rows(
+                world.create_job_requests[2]["Manifest"]["Location"]["ObjectArn"].split("/", 1)[1]
+            )
+        )
+        == 1
+    )
+
+
+@pytest.mark.parametrize("marked_before_crash", [0, 3, 6])
+def test_crash_midway_through_marking(
+    world: World, monkeypatch: pytest.MonkeyPatch, marked_before_crash: int
+) -> None:
+    versions = seed(world)
+    remediation = world.remediation()
+    real_transition = world.ledger.transition
+    marked = 0
+
+    def transition_then_die(record: Any, to_state: ObjectState, **kwargs: Any) -> Any:
+        nonlocal marked
+        if to_state is ObjectState.IN_JOB:
+            if marked == marked_before_crash:
+                raise Crash
+            marked += 1
+        return real_transition(record, to_state, **kwargs)
+
+    # Given a pass that dies after marking some objects (6: all marked, marker not yet deleted)
+    if marked_before_crash == len(KEYS):
+        real_delete = remediation.storage.delete
+
+        def delete_dies(*args: Any, **kwargs: Any) -> None:
+            raise Crash
+
+        monkeypatch.setattr(remediation.storage, "delete", delete_dies)
+    else:
+        monkeypatch.setattr(world.ledger, "transition", transition_then_die)
+    world.expect_create_job("job-1")
+    with pytest.raises(Crash):
+        remediation.run()
+    monkeypatch.undo()
+    if marked_before_crash == len(KEYS):
+        assert real_delete  # restored by undo
+    # When the next pass runs (no CreateJob stubbed: the ledger knows the job by its token)
+    world.remediation().run()
+    # Then every object is IN_JOB exactly once, in the one job
+    assert len(world.create_job_requests) == 1
+    assert_all_in_one_job(world, versions, "job-1")
+
+
+def _ref(key: str, version: str | None):  # type: ignore[no-untyped-def]
+    from conftest import DEST
+
+    from replimend.models import ObjectRef
+
+    return ObjectRef(SOURCE, key, version, DEST)
