@@ -223,7 +223,7 @@ def world(ledger_table: Any) -> Iterator[World]:
             w.calls[f"{service}.{operation}"] += 1
 
         for client in (s3, s3control, ledger_table.meta.client):
-            client.meta.events.register("before-call.*.*", count)
+            client.meta.events.register_first("before-call.*.*", count)
 
         def capture(params: dict[str, Any], **_: Any) -> None:
             w.create_job_requests.append(dict(params))

@@ -11,14 +11,18 @@ from conftest import DEST, SOURCE, World
 
 from replimend.models import ObjectState
 
-FAILURES = 10_000
+# moto spends ~30 ms per failure (seeding + pass), so the default suite runs 1,000; the 10,000 figure
+# in the README comes from REPLIMEND_AGGREGATION_FAILURES=10000 (about 6 minutes).
+FAILURES = int(os.environ.get("REPLIMEND_AGGREGATION_FAILURES", "1000"))
 
 
-def test_ten_thousand_failures_make_exactly_one_job_with_a_ten_thousand_row_manifest(world: World) -> None:
+def test_a_failure_storm_makes_exactly_one_job_with_one_manifest_row_per_failure(world: World) -> None:
     # Given 10,000 failed objects of one (source, destination)
+    seeding = time.perf_counter()
     for number in range(FAILURES):
         world.fail(f"storm/{number:05d} file.bin")
     world.expect_create_job("job-storm")
+    print(f"\nseeding {FAILURES} failures took {time.perf_counter() - seeding:.1f}s")
     world.calls.clear()
     # When one remediation pass runs
     started = time.perf_counter()
@@ -36,11 +40,12 @@ def test_ten_thousand_failures_make_exactly_one_job_with_a_ten_thousand_row_mani
     # conditional write (+ history put) per object, DynamoDB reads by the page, one manifest PUT.
     calls = dict(sorted(world.calls.items()))
     report = {"failures": FAILURES, "seconds_in_moto": round(elapsed, 1), "calls": calls}
-    print("\nAPI calls per 10,000 failures:", json.dumps(report, indent=1))
+    print(f"\nAPI calls per {FAILURES} failures:", json.dumps(report, indent=1))
     out = os.environ.get("REPLIMEND_CALLS_REPORT")
     if out:
         Path(out).write_text(json.dumps(report, indent=1))
     assert calls["s3.HeadObject"] == FAILURES
     assert calls["s3.PutObject"] == 2  # the manifest and its pending marker
-    assert calls["dynamodb.UpdateItem"] <= FAILURES + 10
-    assert calls["dynamodb.Query"] < FAILURES / 10  # paged reads, not one per object
+    dynamodb_writes = sum(n for name, n in calls.items() if name.split(".")[1] in {"PutItem", "UpdateItem"})
+    assert dynamodb_writes <= 2 * FAILURES + 10  # a conditional transition + its history line each
+    assert calls.get("dynamodb.Query", 0) < FAILURES / 10  # paged reads, not one per object
