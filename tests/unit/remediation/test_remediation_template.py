@@ -1,0 +1,77 @@
+"""template.yaml's remediation resources: least privilege and the wiring the functions expect."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from replimend.settings import RemediationSettings
+from replimend_local.sam_template import load_template
+
+
+def resources() -> dict[str, Any]:
+    return load_template()["Resources"]
+
+
+def statements(function: str) -> list[dict[str, Any]]:
+    return [s for policy in resources()[function]["Properties"]["Policies"] for s in policy["Statement"]]
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    actions = statement["Action"]
+    return [actions] if isinstance(actions, str) else list(actions)
+
+
+def test_no_write_action_is_granted_on_star_without_a_condition() -> None:
+    read_only = {"s3:ListJobs", "s3:DescribeJob"}
+    for function in ("RemediateFunction", "TrackJobsFunction"):
+        for statement in statements(function):
+            if statement["Resource"] == "*":
+                assert set(_actions(statement)) <= read_only or "Condition" in statement, statement
+
+
+def test_pass_role_is_limited_to_the_batch_role_and_batch_operations() -> None:
+    (pass_role,) = [s for s in statements("RemediateFunction") if "iam:PassRole" in _actions(s)]
+    assert pass_role["Resource"] == {"Fn::GetAtt": ["BatchOperationsRole", "Arn"]}
+    assert pass_role["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "batchoperations.s3.amazonaws.com"}
+    }
+
+
+def test_the_batch_role_is_trusted_by_batch_operations_only() -> None:
+    trust = resources()["BatchOperationsRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert [s["Principal"] for s in trust] == [{"Service": "batchoperations.s3.amazonaws.com"}]
+
+
+def test_artifact_buckets_are_sse_s3_private_and_expire() -> None:
+    for name in ("ManifestBucket", "ReportBucket"):
+        props = resources()[name]["Properties"]
+        rule = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+        assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+        assert all(props["PublicAccessBlockConfiguration"].values())
+        assert props["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"]
+        policy = resources()[f"{name}Policy"]["Properties"]["PolicyDocument"]["Statement"]
+        assert any(
+            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+            for s in policy
+        )
+
+
+def test_functions_get_every_setting_remediation_requires() -> None:
+    required = {
+        field.alias
+        for field in RemediationSettings.model_fields.values()
+        if field.is_required() and field.alias != "LEDGER_TABLE"  # LEDGER_TABLE comes from Globals
+    }
+    for function in ("RemediateFunction", "TrackJobsFunction"):
+        variables = resources()[function]["Properties"]["Environment"]["Variables"]
+        assert required <= set(variables), function
+
+
+def test_track_jobs_listens_for_batch_operations_job_events() -> None:
+    events = resources()["TrackJobsFunction"]["Properties"]["Events"]
+    assert events["JobStatusEvents"]["Properties"]["Pattern"] == {
+        "source": ["aws.s3"],
+        "detail-type": ["AWS Service Event via CloudTrail"],
+        "detail": {"eventSource": ["s3.amazonaws.com"], "eventName": ["JobCreated", "JobStatusChanged"]},
+    }
+    assert events["Reconciliation"]["Type"] == "ScheduleV2"
