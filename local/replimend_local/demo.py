@@ -150,6 +150,7 @@ class Demo:
                     on_invocation=self._show_invocation,
                 )
                 runtime.deploy()
+                runtime.load_functions()  # cold starts under the template's environment (log level)
             if aws.batch_operations is not None:
                 runtime.add_poller(aws.batch_operations.process_jobs)
             self.runtime = runtime

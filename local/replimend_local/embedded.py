@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import boto3
@@ -64,6 +64,7 @@ class EmbeddedAws:
         self._saved_default_session: boto3.Session | None = None
         self._hooks: list[hooks.Hook] = []
         self._clients: dict[tuple[str, str], Any] = {}
+        self._restore_bucket_policies: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -71,6 +72,8 @@ class EmbeddedAws:
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+        _accept_regional_s3_job_arns()
+        self._restore_bucket_policies = _evaluate_bucket_policy_conditions()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
@@ -99,6 +102,9 @@ class EmbeddedAws:
                 self._server.stop()
                 self._server = None
         self._restore_environment()
+        if self._restore_bucket_policies is not None:
+            self._restore_bucket_policies()
+            self._restore_bucket_policies = None
         boto3.DEFAULT_SESSION = self._saved_default_session
         self._saved_default_session = None
 
@@ -152,7 +158,11 @@ class EmbeddedAws:
         self.replication.reset()
         self.iam_simulation = IamSimulator(self.endpoint_url, self.region, self.account_id)
         self.batch_operations = BatchOperationsEmulator(
-            self.endpoint_url, self.region, self.account_id, replication=self.replication
+            self.endpoint_url,
+            self.region,
+            self.account_id,
+            replication=self.replication,
+            roles=BatchJobRoleAuthority(self.iam_simulation.evaluator, self.account_id),
         )
         self._hooks = _unique_hooks(
             [
@@ -175,8 +185,87 @@ class EmbeddedAws:
         return self._clients[key]
 
 
+class BatchJobRoleAuthority:
+    """IAM decisions for S3 Batch Operations jobs (batch_operations.RoleAuthority), evaluated by iam_eval
+    with the request context S3 supplies when it assumes a job role: ``aws:SourceAccount``, the job's
+    account, which the usual confused-deputy condition of a trust policy checks.
+
+    TODO(C2, batch_operations.py): IamEvalRoleAuthority.assume_role_problem calls role_trusts without
+    that context, so it refuses template.yaml's BatchOperationsRole (trust conditioned on
+    aws:SourceAccount) and every job fails with AssumeRoleNotPermitted. Once it passes the context,
+    the emulator's default authority can be used again and this class removed.
+    """
+
+    def __init__(self, evaluator: Any, account_id: str) -> None:
+        self._evaluator = evaluator
+        self._account_id = account_id
+
+    def assume_role_problem(self, role_arn: str, service_principal: str) -> str | None:
+        if not self._evaluator.role_exists(role_arn):
+            return "the role does not exist"
+        context = {"aws:SourceAccount": [self._account_id]}
+        if not self._evaluator.role_trusts(role_arn, service_principal, context=context):
+            return f"its trust policy does not allow {service_principal} to call sts:AssumeRole"
+        return None
+
+    def is_allowed(self, role_arn: str, action: str, resource: str) -> bool:
+        from replimend_local.iam_eval import NoSuchRoleError
+
+        try:
+            return bool(self._evaluator.role_allows(role_arn, action, resource).allowed)
+        except NoSuchRoleError:
+            return False
+
+
 def _unique_hooks(items: Iterable[hooks.Hook]) -> list[hooks.Hook]:
     seen: dict[tuple[str, str], hooks.Hook] = {}
     for hook in items:
         seen.setdefault((hook.name, hook.event_name), hook)
     return list(seen.values())
+
+
+def _accept_regional_s3_job_arns() -> None:
+    """moto's IAM policy validator rejects every S3 resource ARN with a Region except access points,
+    but S3 Batch Operations job ARNs carry one (``arn:aws:s3:<region>:<account>:job/<id>``) and IAM
+    accepts them: teach the in-process server's validator the same (moto 5.2.5 gap)."""
+    from moto.iam import policy_validation
+
+    s3_rules = policy_validation.SERVICE_TYPE_REGION_INFORMATION_ERROR_ASSOCIATIONS.get("s3")
+    if s3_rules is not None and "job/" not in s3_rules.setdefault("valid_starting_values", []):
+        s3_rules["valid_starting_values"].append("job/")
+
+
+def _evaluate_bucket_policy_conditions() -> Callable[[], None]:
+    """Make the in-process moto server honour the conditions of bucket policies.
+
+    moto 5.2.5 evaluates a bucket policy on object requests but ignores its conditions, so a
+    Deny with ``aws:SecureTransport: false`` (the usual TLS-only statement) denies every request.
+    Evaluate with :mod:`replimend_local.iam_eval` instead, for a caller on HTTPS as every SDK is in
+    AWS (the embedded endpoint itself is plain HTTP on 127.0.0.1). Returns the undo.
+    """
+    from moto.iam.access_control import PermissionResult
+    from moto.s3.models import FakeBucket
+
+    from replimend_local.iam_eval import SourcedPolicy, evaluate, parse_policy_document
+
+    original = FakeBucket.get_permission
+    if getattr(original, "_replimend_conditions", False):
+        return lambda: None
+    https_request = {"aws:SecureTransport": ["true"]}
+
+    def get_permission(self: FakeBucket, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        policy = SourcedPolicy(f"{self.name}-policy", "resource", parse_policy_document(self.policy.decode()))
+        decision = evaluate([policy], action, resource, context=https_request).decision
+        if decision == "explicitDeny":
+            return PermissionResult.DENIED
+        return PermissionResult.PERMITTED if decision == "allowed" else PermissionResult.NEUTRAL
+
+    get_permission._replimend_conditions = True  # type: ignore[attr-defined]
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
+
+    def restore() -> None:
+        FakeBucket.get_permission = original  # type: ignore[method-assign]
+
+    return restore

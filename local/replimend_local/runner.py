@@ -454,6 +454,27 @@ def _environment(variables: Mapping[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+@contextlib.contextmanager
+def _log_level(environment: Mapping[str, str]) -> Iterator[None]:
+    """The function's log level on its Powertools logger for the invocation.
+
+    In Lambda every function has its own process, so its logger takes the function's level at cold
+    start; here functions share one process and one ``logging`` logger per service name.
+    """
+    level = environment.get("AWS_LAMBDA_LOG_LEVEL") or environment.get("POWERTOOLS_LOG_LEVEL")
+    service = environment.get("POWERTOOLS_SERVICE_NAME")
+    if not level or not service or not isinstance(logging.getLevelName(level.upper()), int):
+        yield
+        return
+    logger = logging.getLogger(service)
+    saved = logger.level
+    logger.setLevel(level.upper())
+    try:
+        yield
+    finally:
+        logger.setLevel(saved)
+
+
 # --------------------------------------------------------------------------------------------
 # The runtime
 
@@ -1331,6 +1352,16 @@ class LocalRuntime:
         function.module = module
         return module
 
+    def load_functions(self) -> None:
+        """Import every handler now (their cold starts), each under its own environment.
+
+        Modules the handlers share (a logger configured from POWERTOOLS_LOG_LEVEL, say) are then set
+        up under a function's environment rather than whatever the caller imported first.
+        """
+        with self._invoke_lock:
+            for function in self.functions.values():
+                self._load(function)
+
     def _handler(self, function: LocalFunction) -> Callable[[Any, LambdaContext], Any]:
         """The handler callable; a failed import or a missing handler fails the invocation, as in Lambda."""
         try:
@@ -1366,8 +1397,10 @@ class LocalRuntime:
             error: str | None = None
             redirect = contextlib.redirect_stdout(output) if self.capture_output else contextlib.nullcontext()
             # what the handler prints and warns goes to its log stream, as in Lambda: kept on the invocation
+            environment = self.function_environment(function)
             with (
-                _environment(self.function_environment(function)),
+                _environment(environment),
+                _log_level(environment),
                 redirect,
                 warnings.catch_warnings(record=True) as caught,
             ):

@@ -35,4 +35,5 @@ def stack_factory() -> Iterator[Callable[..., Stack]]:
 
 @pytest.fixture
 def stack(stack_factory: Callable[..., Stack]) -> Stack:
-    return stack_factory(LogLevel="WARNING")
+    # Enrolled like an operator would: the stack knows its source buckets (queue policy, batch role)
+    return stack_factory(LogLevel="WARNING", SourceBucketArns="arn:aws:s3:::e2e-*-src")

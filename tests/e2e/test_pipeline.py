@@ -286,3 +286,23 @@ def test_a_cause_marked_fixed_but_still_broken_fails_the_job_and_returns_objects
     assert record.failure_reason == "DstPutObjectNotPermitted"
     assert record.job_ids == [job.job_id]
     assert s3.head_object(Bucket=source, Key="k", VersionId=version)["ReplicationStatus"] == "FAILED"
+
+
+def test_a_bucket_outside_the_stacks_source_buckets_cannot_be_redriven(stack: Stack) -> None:
+    # Given a fixed cause on a bucket the stack was not deployed for (not in SourceBucketArns)
+    s3 = stack.client("s3")
+    source, destination, _ = stack.replicated_bucket_pair("rogue", destination_versioning="Suspended")
+    version = s3.put_object(Bucket=source, Key="k", Body=b"1")["VersionId"]
+    stack.runtime.drain()
+    stack.client("s3", DESTINATION_REGION).put_bucket_versioning(
+        Bucket=destination, VersioningConfiguration={"Status": "Enabled"}
+    )
+    mark_fixed(stack, source)
+    # When remediation runs
+    stack.runtime.advance(minutes=15)
+    # Then the template's batch role may not initiate replication there: the task fails, nothing is copied
+    ((job,),) = jobs_by_pair(stack).values()
+    assert job.tasks_failed == 1 and job.tasks_succeeded == 0
+    record = stack.ledger.get_failure(ObjectRef(source, "k", version, destination))
+    assert record is not None and record.state != ObjectState.REPLICATED
+    assert record.failure_reason == "InitiateReplicationNotPermitted" and record.attempts == 1
