@@ -441,7 +441,9 @@ class BatchOperationsEmulator:
             if self._roles is None:
                 from replimend_local.iam_eval import IamEvaluator
 
-                self._roles = IamEvalRoleAuthority(IamEvaluator(self._client("iam", self.region)))
+                self._roles = IamEvalRoleAuthority(
+                    IamEvaluator(self._client("iam", self.region)), self.account_id
+                )
             cached = getattr(self._roles, "cached", None)
             return cached() if callable(cached) else self._roles
 
@@ -1088,8 +1090,9 @@ class IamEvalRoleAuthority:
     tasks) then costs one IAM read per role instead of one per task.
     """
 
-    def __init__(self, evaluator: Any) -> None:
+    def __init__(self, evaluator: Any, account_id: str) -> None:
         self._evaluator = evaluator
+        self._account_id = account_id
 
     def cached(self) -> IamEvalRoleAuthority:
         from replimend_local.iam_eval import IamEvaluator, RolePolicies
@@ -1114,12 +1117,15 @@ class IamEvalRoleAuthority:
                     raise known
                 return known
 
-        return IamEvalRoleAuthority(_Snapshot())
+        return IamEvalRoleAuthority(_Snapshot(), self._account_id)
 
     def assume_role_problem(self, role_arn: str, service_principal: str) -> str | None:
         if not self._evaluator.role_exists(role_arn):
             return "the role does not exist"
-        if not self._evaluator.role_trusts(role_arn, service_principal):
+        # S3 assumes a job role with the job's account as aws:SourceAccount: trust policies with the
+        # usual confused-deputy condition must see it.
+        context = {"aws:SourceAccount": [self._account_id]}
+        if not self._evaluator.role_trusts(role_arn, service_principal, context=context):
             return f"its trust policy does not allow {service_principal} to call sts:AssumeRole"
         return None
 

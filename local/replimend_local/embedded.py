@@ -162,7 +162,6 @@ class EmbeddedAws:
             self.region,
             self.account_id,
             replication=self.replication,
-            roles=BatchJobRoleAuthority(self.iam_simulation.evaluator, self.account_id),
         )
         self._hooks = _unique_hooks(
             [
@@ -183,38 +182,6 @@ class EmbeddedAws:
         if key not in self._clients:
             self._clients[key] = self.session(key[1]).client(service)  # type: ignore[call-overload]
         return self._clients[key]
-
-
-class BatchJobRoleAuthority:
-    """IAM decisions for S3 Batch Operations jobs (batch_operations.RoleAuthority), evaluated by iam_eval
-    with the request context S3 supplies when it assumes a job role: ``aws:SourceAccount``, the job's
-    account, which the usual confused-deputy condition of a trust policy checks.
-
-    TODO(C2, batch_operations.py): IamEvalRoleAuthority.assume_role_problem calls role_trusts without
-    that context, so it refuses template.yaml's BatchOperationsRole (trust conditioned on
-    aws:SourceAccount) and every job fails with AssumeRoleNotPermitted. Once it passes the context,
-    the emulator's default authority can be used again and this class removed.
-    """
-
-    def __init__(self, evaluator: Any, account_id: str) -> None:
-        self._evaluator = evaluator
-        self._account_id = account_id
-
-    def assume_role_problem(self, role_arn: str, service_principal: str) -> str | None:
-        if not self._evaluator.role_exists(role_arn):
-            return "the role does not exist"
-        context = {"aws:SourceAccount": [self._account_id]}
-        if not self._evaluator.role_trusts(role_arn, service_principal, context=context):
-            return f"its trust policy does not allow {service_principal} to call sts:AssumeRole"
-        return None
-
-    def is_allowed(self, role_arn: str, action: str, resource: str) -> bool:
-        from replimend_local.iam_eval import NoSuchRoleError
-
-        try:
-            return bool(self._evaluator.role_allows(role_arn, action, resource).allowed)
-        except NoSuchRoleError:
-            return False
 
 
 def _unique_hooks(items: Iterable[hooks.Hook]) -> list[hooks.Hook]:

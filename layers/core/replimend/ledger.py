@@ -1236,7 +1236,7 @@ def _incident_from_item(item: Mapping[str, Any]) -> Incident:
     )
 
 
-_JOB_TIME_FIELDS = frozenset({"created_at", "finished_at"})
+_JOB_TIME_FIELDS = frozenset({"created_at", "finished_at", "stale_since"})
 _JOB_INT_FIELDS = frozenset({"object_count", "tasks_succeeded", "tasks_failed", "version"})
 
 
