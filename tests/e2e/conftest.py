@@ -7,10 +7,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from e2e_stack import Stack
 
 from replimend_local.embedded import EmbeddedAws
 from replimend_local.runner import LocalRuntime
+from tests.e2e.e2e_stack import Stack
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from e2e_stack import DESTINATION_REGION, Stack
 
 from replimend.models import Action, ObjectRef, ObjectState
+from tests.e2e.e2e_stack import DESTINATION_REGION, Stack
 
 pytestmark = pytest.mark.e2e
 

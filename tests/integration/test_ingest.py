@@ -13,8 +13,6 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-from conftest import load_event
-from ledger_helpers import failure_event
 
 from replimend.errors import MalformedEventError
 from replimend.events import parse_message_body
@@ -22,6 +20,8 @@ from replimend.ingest import IngestResult, event_type_dimension, ingest_message,
 from replimend.ledger import STATE_FOR_ACTION, Ledger, RecordOutcome
 from replimend.models import ObjectRef, ObjectState, ReplicationEvent
 from replimend.reasons import classify_failure
+from tests.conftest import load_event
+from tests.integration.ledger_helpers import failure_event
 
 APP_PATH = Path(__file__).resolve().parents[2] / "functions" / "ingest" / "app.py"
 SHARDS = "4"

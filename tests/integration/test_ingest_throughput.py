@@ -12,11 +12,11 @@ import time
 from typing import Any
 
 import pytest
-from conftest import load_event
-from test_ingest import FakeLambdaContext, load_ingest_app
 
 from replimend.ledger import Ledger
 from replimend.models import ObjectState
+from tests.conftest import load_event
+from tests.integration.test_ingest import FakeLambdaContext, load_ingest_app
 
 MESSAGES = 100
 BATCH = 10

@@ -9,12 +9,12 @@ from typing import Any
 import boto3
 import pytest
 from boto3.dynamodb.conditions import Key
-from ledger_helpers import RETRY, RETRY_AFTER_FIX, T0, FakeClock, classified, failure_event
 
 from replimend import ledger as ledger_module
 from replimend.errors import AwsCallError, ConflictError, MalformedEventError
 from replimend.ledger import Ledger, RecordOutcome, format_time, shard_of
 from replimend.models import NOT_TRACKED, TEST_EVENT, Action, ObjectRef, ObjectState, ReplicationEvent
+from tests.integration.ledger_helpers import RETRY, RETRY_AFTER_FIX, T0, FakeClock, classified, failure_event
 
 REF = ObjectRef("src-bucket", "photos/cat 1.png", "v1", "dst-bucket")
 

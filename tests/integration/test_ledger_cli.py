@@ -7,11 +7,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from ledger_helpers import RETRY, RETRY_AFTER_FIX, T0, FakeClock, classified, failure_event
 
 from replimend.cli import main
 from replimend.ledger import Ledger
 from replimend.models import Action, ObjectRef, ObjectState
+from tests.integration.ledger_helpers import RETRY, RETRY_AFTER_FIX, T0, FakeClock, classified, failure_event
 
 SHARDS = 4
 

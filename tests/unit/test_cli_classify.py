@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import EVENTS_DIR
 
 from replimend.cli import main
 from replimend.events import MAX_DOCUMENT_CHARS
+from tests.conftest import EVENTS_DIR
 
 REPLIMEND = Path(sys.executable).with_name("replimend")
 CONTRACT_FIELDS = {

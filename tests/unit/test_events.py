@@ -8,7 +8,6 @@ from typing import Any
 from urllib.parse import quote_plus
 
 import pytest
-from conftest import load_event
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,6 +29,7 @@ from replimend.models import (
     ReplicationEvent,
     UnparseableRecord,
 )
+from tests.conftest import load_event
 
 
 def s3_record(**overrides: Any) -> dict[str, Any]:

@@ -6,7 +6,6 @@ import dataclasses
 import re
 
 import pytest
-from conftest import load_event
 
 from replimend.events import parse_document
 from replimend.models import (
@@ -31,6 +30,7 @@ from replimend.reasons import (
     entry_for,
     reason_entry,
 )
+from tests.conftest import load_event
 
 # Every failureReason code AWS documents (reference/aws-facts.md §2, the user guide's "Amazon S3
 # replication failure reasons"), written out by hand so the registry cannot silently lose one.

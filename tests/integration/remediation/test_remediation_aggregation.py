@@ -7,9 +7,8 @@ import os
 import time
 from pathlib import Path
 
-from conftest import DEST, SOURCE, World
-
 from replimend.models import ObjectState
+from tests.integration.remediation.conftest import DEST, SOURCE, World
 
 # moto spends ~30 ms per failure (seeding + pass), so the default suite runs 1,000; the 10,000 figure
 # in the README comes from REPLIMEND_AGGREGATION_FAILURES=10000 (about 6 minutes).

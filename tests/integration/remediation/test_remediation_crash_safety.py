@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import MANIFESTS, SOURCE, World
 
 from replimend.models import ObjectState
+from tests.integration.remediation.conftest import MANIFESTS, SOURCE, World
 
 KEYS = [f"crash/{n}.bin" for n in range(6)]
 
@@ -152,8 +152,7 @@ def test_crash_midway_through_marking(
 
 
 def _ref(key: str, version: str | None):  # type: ignore[no-untyped-def]
-    from conftest import DEST
-
     from replimend.models import ObjectRef
+    from tests.integration.remediation.conftest import DEST
 
     return ObjectRef(SOURCE, key, version, DEST)

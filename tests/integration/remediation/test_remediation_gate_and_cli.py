@@ -6,10 +6,10 @@ import json
 from typing import Any
 
 import pytest
-from conftest import ACCOUNT, DEST, MANIFESTS, REPORTS, SOURCE, World
 
 from replimend.cli import main
 from replimend.models import ObjectRef, ObjectState
+from tests.integration.remediation.conftest import ACCOUNT, DEST, MANIFESTS, REPORTS, SOURCE, World
 
 GATED = "DstPutObjectNotPermitted"
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from conftest import ACCOUNT, MANIFESTS, REPORTS, World
+
+from tests.integration.remediation.conftest import ACCOUNT, MANIFESTS, REPORTS, World
 
 ROOT = Path(__file__).resolve().parents[3]
 

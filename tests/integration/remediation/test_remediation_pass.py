@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 from urllib.parse import quote
 
-from conftest import ACCOUNT, DEST, MANIFESTS, SOURCE, World
-
 from replimend.models import ObjectState
+from tests.integration.remediation.conftest import ACCOUNT, DEST, MANIFESTS, SOURCE, World
 
 
 def test_due_failures_become_one_job_with_a_manifest_and_objects_in_job(world: World) -> None:

@@ -7,9 +7,8 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
-from conftest import DEST, REPORTS, SOURCE, World
-
 from replimend.models import ObjectRef, ObjectState
+from tests.integration.remediation.conftest import DEST, REPORTS, SOURCE, World
 
 PREFIX = f"reports/{SOURCE}/{DEST}"
 
