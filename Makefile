@@ -11,7 +11,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 PY313_DIR := $(shell d=$$(PYENV_VERSION=3.13.0 pyenv which python3.13 2>/dev/null || command -v python3.13 2>/dev/null); [ -n "$$d" ] && dirname "$$d")
 SAM_PATH := $(if $(PY313_DIR),$(PY313_DIR):,)$(PATH)
 
-.PHONY: setup test lint typecheck unit validate build demo bench clean
+.PHONY: setup test lint typecheck pytest validate build demo bench clean
 
 setup: $(STAMP)
 
@@ -28,7 +28,7 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy layers/core/replimend local/replimend_local functions
 
-unit: setup
+pytest: setup
 	$(BIN)/pytest -n 2 -q
 
 validate: setup
@@ -38,7 +38,7 @@ validate: setup
 build: setup
 	PATH="$(SAM_PATH)" $(BIN)/sam build --template template.yaml --build-dir .aws-sam/build
 
-test: lint typecheck unit validate build
+test: lint typecheck pytest validate build
 
 demo: setup
 	$(BIN)/replimend demo $(if $(DEMO_REPORT),--report $(DEMO_REPORT),)
