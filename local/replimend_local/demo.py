@@ -7,9 +7,17 @@
    demo shows what failed, why, and what the operator must fix (the reason registry's fix and CLI).
 4. When the template has the remediation functions: apply the fixes as an operator would, mark the
    incidents fixed (the interim gate), let the remediate schedule fire on the runtime's clock, let
-   Batch Operations run the jobs and track_jobs close the objects; show final states, jobs and an
-   object's audit trail.
-5. Check every object against the states its scenario allows; write the JSON report.
+   Batch Operations run the jobs and track_jobs close the objects. One cause is only claimed fixed
+   (a runbook sets the flag, the role stays broken): its objects fail job after job, wait out an
+   exponential backoff on the simulated clock, and are given up (escalated) at MaxAttempts. Show
+   each pass, final states, jobs and audit trails.
+5. Check every object against the states its scenario allows (a given-up object after exactly
+   MaxAttempts attempts) and that every pass started at most one job per (source, destination);
+   write the JSON report.
+
+The whole run happens at the runtime's simulated time (``LocalRuntime.simulated_time``): handlers,
+emulators, moto and the demo's own ledger writes read the local clock, so backoff elapses when the
+clock is advanced.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +54,13 @@ from replimend_local.sam_template import TEMPLATE_PATH, load_template
 
 STACK_NAME = "replimend-demo"
 OPERATOR = "operator:demo"
-MAX_REMEDIATION_PASSES = 6
-#: Parameters the demo gives the stack when the template declares them.
-DEMO_PARAMETERS = {"LogLevel": "WARNING"}
+#: Marks an incident fixed without fixing anything, before every pass (the fix_claimed_only scenario).
+RUNBOOK = "runbook:auto-mark-fixed"
+MAX_REMEDIATION_PASSES = 8
+#: Parameters the demo gives the stack when the template declares them: fewer attempts and a shorter
+#: backoff than the defaults (5, 900 s) so the give-up story fits in a few 15-minute passes.
+DEMO_PARAMETERS: dict[str, Any] = {"LogLevel": "WARNING", "MaxAttempts": 3, "BackoffBaseSeconds": 600}
+REMEDIATION_PARAMETERS = ("RemediationSchedule", "MaxAttempts", "BackoffBaseSeconds", "BackoffMaxSeconds")
 
 
 @dataclass
@@ -69,9 +81,13 @@ class DemoObject:
     replica_present: bool = False
     source_status: str | None = None  # the source version's ReplicationStatus at the end
     allowed: frozenset[str] = frozenset()
+    #: a given-up object must have used exactly this many attempts (the stack's MaxAttempts)
+    max_attempts: int | None = None
 
     @property
     def ok(self) -> bool:
+        if self.final_state == "GAVE_UP" and self.max_attempts is not None:
+            return self.final_state in self.allowed and self.attempts == self.max_attempts
         return self.final_state in self.allowed
 
     def report(self) -> dict[str, Any]:
@@ -109,9 +125,12 @@ class Demo:
         self.want_remediation = remediation
         self.objects: list[DemoObject] = []
         self.passes: list[dict[str, Any]] = []
+        self.settings: Any = None  # RemediationSettings of the remediate function, when remediation runs
         self.fixes: dict[str, str] = {}
         self._event_tally: dict[tuple[str, str], Counter[str]] = {}
+        self._tally_ms: dict[tuple[str, str], float] = {}
         self.started = time.monotonic()
+        self.started_at = datetime.now(UTC)  # real time: the run itself happens at simulated time
         self.aws: EmbeddedAws | None = None
         self.runtime: LocalRuntime | None = None
         self.ledger: Any = None
@@ -122,6 +141,8 @@ class Demo:
     def run(self, report_path: Path | None = None) -> int:
         with self._embedded() as runtime:
             remediation = self._remediation_available(runtime)
+            if remediation:
+                self._show_parameters(runtime)
             self._set_up_scenarios()
             self._upload()
             self._detect()
@@ -165,7 +186,9 @@ class Demo:
                 f"{len(runtime.resources)} resources, functions {', '.join(runtime.functions)}"
             )
             try:
-                yield runtime
+                # the embedded account lives at the runtime's clock from here on (see runner.SimulatedTime)
+                with runtime.simulated_time():
+                    yield runtime
             finally:
                 runtime.close()
 
@@ -181,6 +204,21 @@ class Demo:
 
         environment = next(iter(runtime.functions.values())).environment
         return Ledger.from_settings(load_settings(LedgerSettings, environment))
+
+    def _show_parameters(self, runtime: LocalRuntime) -> None:
+        from replimend.settings import RemediationSettings, load_settings
+
+        remediate = next(f for f in runtime.functions.values() if f.code_dir.name == "remediate")
+        self.settings = load_settings(RemediationSettings, remediate.environment)
+        declared = runtime.template.get("Parameters") or {}
+        shown = []
+        for name in REMEDIATION_PARAMETERS:
+            if name in runtime.parameters:
+                default = (declared.get(name) or {}).get("Default")
+                value = runtime.parameters[name]
+                note = f" (default {default})" if str(default) != str(value) else ""
+                shown.append(f"{name}=[cyan]{value}[/]{note}")
+        self.console.print(f"  remediation parameters: {', '.join(shown)}")
 
     def _remediation_available(self, runtime: LocalRuntime) -> bool:
         code_dirs = {function.code_dir.name for function in runtime.functions.values()}
@@ -318,60 +356,180 @@ class Demo:
             names = ScenarioNames(scenario.slug, self.account.account_id)
             command = scenario.fix(self.account, names)
             self.fixes[scenario.slug] = command
-            fixes.add_row(scenario.slug, scenario.fix_summary, command)
+            summary = (
+                f"[yellow]{scenario.fix_summary}[/]" if scenario.fix_claimed_only else scenario.fix_summary
+            )
+            fixes.add_row(scenario.slug, summary, command)
         self.console.print(fixes)
 
         deleted = self._delete_versions()
         if deleted:
             self.console.print(f"  Meanwhile someone deleted {', '.join(deleted)} from its source bucket.")
 
-        # The interim gate: the operator confirms each cause fixed (`replimend incident fixed ...`).
-        fixed_sources = {
-            ScenarioNames(s.slug, self.account.account_id).source_bucket
-            for s in SCENARIOS
-            if s.fix is not None
-        }
+        # The interim gate: the operator confirms each cause fixed (`replimend incident fixed ...`);
+        # the runbook of the fix_claimed_only scenario does the same without fixing anything.
         marked, left = 0, 0
         for incident in self.ledger.list_incidents(open_only=True):
-            if incident.source_bucket not in fixed_sources:
+            actor = self._fixer(incident.source_bucket)
+            if actor is None:
                 left += 1
                 continue
             self.ledger.set_incident_fixed(
-                incident.source_bucket, incident.destination_bucket, incident.failure_reason, actor=OPERATOR
+                incident.source_bucket, incident.destination_bucket, incident.failure_reason, actor=actor
             )
             marked += 1
         self.console.print(
-            f"  {marked} incidents marked fixed by {OPERATOR} (as `replimend incident fixed` does), "
-            f"{left} left open"
+            f"  {marked} incidents marked fixed (as `replimend incident fixed` does) by {OPERATOR}, "
+            f"one of them by {RUNBOOK} whose cause is still broken; {left} left open"
         )
 
         self.console.rule("4 · Remediation on schedule: Batch Replication jobs, tracked per object")
-        with self._progress() as progress:
-            task = progress.add_task("Remediation passes (clock +15 min each)", total=MAX_REMEDIATION_PASSES)
-            for number in range(1, MAX_REMEDIATION_PASSES + 1):
-                before = {job.job_id for job in self.ledger.list_jobs()}
-                self.runtime.advance(minutes=15)
-                created = [job for job in self.ledger.list_jobs() if job.job_id not in before]
-                self._flush_event_tally()
-                open_objects = self._open_objects()
-                progress.console.print(
-                    f"  pass {number} at {self.runtime.clock.now():%H:%M} (local clock): "
-                    f"{len(created)} jobs started for "
-                    f"{len({(j.source_bucket, j.destination_bucket) for j in created})} "
-                    f"(source, destination) pairs; {len(open_objects)} objects still open"
-                )
-                self.passes.append(
+        for number in range(1, MAX_REMEDIATION_PASSES + 1):
+            if number > 1:
+                self._runbook_marks_fixed()
+            before_jobs = {job.job_id for job in self.ledger.list_jobs()}
+            before = self._snapshot()
+            self.runtime.advance(minutes=15)
+            created = [job for job in self.ledger.list_jobs() if job.job_id not in before_jobs]
+            self._flush_event_tally()
+            self._record_pass(number, created, before)
+            if not [o for o in self._open_objects() if o.scenario.fix is not None]:
+                break
+
+    def _fixer(self, source_bucket: str) -> str | None:
+        """Who marks this source's incidents fixed: the operator, the runbook, or nobody."""
+        assert self.account is not None
+        for scenario in SCENARIOS:
+            if ScenarioNames(scenario.slug, self.account.account_id).source_bucket == source_bucket:
+                if scenario.fix is None:
+                    return None
+                return RUNBOOK if scenario.fix_claimed_only else OPERATOR
+        return None
+
+    def _runbook_marks_fixed(self) -> None:
+        """A failed job reopened the claimed-fixed incident; the runbook blindly marks it fixed again."""
+        for incident in self.ledger.list_incidents(open_only=True):
+            if self._fixer(incident.source_bucket) != RUNBOOK or incident.fixed:
+                continue
+            self.ledger.set_incident_fixed(
+                incident.source_bucket, incident.destination_bucket, incident.failure_reason, actor=RUNBOOK
+            )
+            self.console.print(
+                f"  [yellow]{RUNBOOK} marks {incident.failure_reason} on {incident.source_bucket} fixed "
+                "again (the role policy is unchanged)[/]"
+            )
+
+    def _snapshot(self) -> dict[int, tuple[str, int]]:
+        """Ledger state and attempts of every recorded demo object, by index."""
+        from replimend.models import ObjectRef
+
+        snapshot = {}
+        for index, obj in enumerate(self.objects):
+            if obj.failure_reason is None:
+                continue
+            record = self.ledger.get_failure(
+                ObjectRef(obj.names.source_bucket, obj.key, obj.version_id, obj.names.destination_bucket)
+            )
+            if record is not None:
+                snapshot[index] = (str(record.state), record.attempts)
+        return snapshot
+
+    def _record_pass(self, number: int, created: list[Any], before: dict[int, tuple[str, int]]) -> None:
+        """Print and record what one pass did: jobs per pair (at most one each) and what moved."""
+        from replimend.models import ObjectRef
+
+        assert self.runtime is not None
+        clock = self.runtime.clock.now()
+        per_pair = Counter(f"{job.source_bucket} -> {job.destination_bucket}" for job in created)
+        one_per_pair = all(count == 1 for count in per_pair.values())
+        pairs = _plural(len(per_pair), "(source, destination) pair")
+        pairs_text = f"{_plural(len(created), 'job')} started for {pairs}" if created else "no job started"
+        verdict = "[green]one per pair ✓[/]" if one_per_pair else "[bold red]several jobs for one pair ✗[/]"
+        self.console.print(
+            f"[bold]pass {number}[/] at {clock:%H:%M} (local clock): {pairs_text}"
+            + (f", {verdict}" if created else "")
+        )
+        jobs = {job.job_id: job for job in self.ledger.list_jobs()}
+        created_ids = {job.job_id for job in created}
+        moved: list[dict[str, Any]] = []
+        by_scenario: dict[str, list[tuple[DemoObject, Any]]] = {}
+        for index, obj in enumerate(self.objects):
+            if obj.failure_reason is None:
+                continue
+            record = self.ledger.get_failure(
+                ObjectRef(obj.names.source_bucket, obj.key, obj.version_id, obj.names.destination_bucket)
+            )
+            if record is None:
+                continue
+            now_state = (str(record.state), record.attempts)
+            waiting = record.next_attempt_at is not None and record.next_attempt_at > clock
+            if now_state == before.get(index) and not (waiting and record.attempts):
+                continue
+            by_scenario.setdefault(obj.scenario.slug, []).append((obj, record))
+            if now_state != before.get(index):
+                moved.append(
                     {
-                        "pass": number,
-                        "clock": self.runtime.clock.now().isoformat(),
-                        "jobs_created": [job.job_id for job in created],
-                        "pairs": [[job.source_bucket, job.destination_bucket] for job in created],
+                        "scenario": obj.scenario.slug,
+                        "key": obj.key,
+                        "version_id": obj.version_id,
+                        "state": now_state[0],
+                        "attempts": record.attempts,
+                        "failure_reason": record.failure_reason,
+                        "next_attempt_at": record.next_attempt_at.isoformat()
+                        if record.next_attempt_at
+                        else None,
+                        "job_id": record.job_id,
                     }
                 )
-                progress.advance(task)
-                if not [o for o in open_objects if o.scenario.fix is not None]:
-                    progress.update(task, total=number)
-                    break
+        for slug, items in by_scenario.items():
+            self.console.print(f"  {slug}: {self._scenario_line(items, jobs, created_ids, clock)}")
+        self.passes.append(
+            {
+                "pass": number,
+                "clock": clock.isoformat(),
+                "jobs_created": [job.job_id for job in created],
+                "pairs": [[job.source_bucket, job.destination_bucket] for job in created],
+                "jobs_per_pair": dict(per_pair),
+                "one_job_per_pair": one_per_pair,
+                "objects_moved": moved,
+            }
+        )
+
+    def _scenario_line(
+        self,
+        items: list[tuple[DemoObject, Any]],
+        jobs: dict[str, Any],
+        created_ids: set[str],
+        clock: datetime,
+    ) -> str:
+        states = Counter(str(record.state) for _obj, record in items)
+        parts = [", ".join(f"{count} {state}" for state, count in sorted(states.items()))]
+        job_ids = sorted({record.job_id for _obj, record in items if record.job_id})
+        for job_id in job_ids:
+            job = jobs.get(job_id)
+            if job is not None and job_id in created_ids:
+                outcome = f"{job.tasks_succeeded} succeeded, {job.tasks_failed} failed"
+                parts.append(f"job {job_id[:8]} ({job.status}: {outcome})")
+        attempts = {record.attempts for _obj, record in items}
+        if attempts != {0}:
+            maximum = self.settings.max_attempts if self.settings is not None else "?"
+            parts.append(f"attempts {'/'.join(str(a) for a in sorted(attempts))} of {maximum}")
+        reasons = sorted(
+            {r.failure_reason for _o, r in items if r.failure_reason and str(r.state) != "REPLICATED"}
+        )
+        if reasons and states.keys() & {"FAILED", "BLOCKED", "GAVE_UP"}:
+            parts.append(f"reason {', '.join(reasons)}")
+        due = sorted({r.next_attempt_at for _o, r in items if r.next_attempt_at and str(r.state) == "FAILED"})
+        if due:
+            minutes = int((due[0] - clock).total_seconds() // 60)
+            parts.append(
+                f"next attempt after {due[0]:%H:%M:%S} (backoff: {minutes} min from now)"
+                if due[0] > clock
+                else f"due since {due[0]:%H:%M:%S}"
+            )
+        if "GAVE_UP" in states:
+            parts.append("[bold]given up: escalated to a person[/]")
+        return "; ".join(parts)
 
     def _delete_versions(self) -> list[str]:
         assert self.account is not None
@@ -416,6 +574,7 @@ class Demo:
         )
         for obj in self.objects:
             obj.allowed = obj.scenario.allowed_final(obj.key, remediation=remediation)
+            obj.max_attempts = self.settings.max_attempts if self.settings is not None else None
             record = self.ledger.get_failure(
                 ObjectRef(obj.names.source_bucket, obj.key, obj.version_id, obj.names.destination_bucket)
             )
@@ -458,16 +617,23 @@ class Demo:
         self.console.print(table)
         for entry in self.passes:
             if entry["jobs_created"]:
+                pairs = len({tuple(p) for p in entry["pairs"]})
                 self.console.print(
-                    f"  pass {entry['pass']}: {len(entry['jobs_created'])} jobs for "
-                    f"{len({tuple(p) for p in entry['pairs']})} (source, destination) pairs"
+                    f"  pass {entry['pass']}: {_plural(len(entry['jobs_created']), 'job')} for "
+                    f"{_plural(pairs, '(source, destination) pair')}"
                 )
 
     def _show_history(self) -> None:
         candidates = [o for o in self.objects if o.job_ids] or [o for o in self.objects if o.failure_reason]
         if not candidates:
             return
-        obj = next((o for o in candidates if not o.key.isascii()), candidates[0])
+        repaired = [o for o in candidates if o.final_state != "GAVE_UP"] or candidates
+        shown = [next((o for o in repaired if not o.key.isascii()), repaired[0])]
+        shown += [o for o in candidates if o.final_state == "GAVE_UP"][:1]
+        for obj in shown:
+            self._show_object_history(obj)
+
+    def _show_object_history(self, obj: DemoObject) -> None:
         table = Table(
             "time",
             "kind",
@@ -488,16 +654,24 @@ class Demo:
                 entry.actor,
                 (entry.job_id or "")[:8],
             )
-        self.console.print(Panel(table, title="Audit trail (replimend history)", expand=False))
+        title = f"Audit trail (replimend history): {obj.scenario.slug}, {obj.final_state}"
+        self.console.print(Panel(table, title=title, expand=False))
 
     def _report(self, *, remediation: bool) -> dict[str, Any]:
         duration = time.monotonic() - self.started
         failures = [o for o in self.objects if not o.ok]
+        crowded = [entry["pass"] for entry in self.passes if not entry["one_job_per_pair"]]
+        checks = {"objects_in_allowed_states": not failures, "one_job_per_pair_per_pass": not crowded}
+        parameters = self.runtime.parameters if self.runtime is not None else {}
         report = {
-            "generated_at": datetime.now(UTC).isoformat(),
+            "generated_at": (self.started_at + timedelta(seconds=duration)).isoformat(),
             "duration_seconds": round(duration, 2),
             "remediation": remediation,
-            "ok": not failures,
+            "ok": all(checks.values()),
+            "checks": checks,
+            "parameters": {name: parameters[name] for name in REMEDIATION_PARAMETERS if name in parameters},
+            "max_attempts": self.settings.max_attempts if self.settings is not None else None,
+            "simulated_clock": self.runtime.clock.now().isoformat() if self.runtime is not None else None,
             "scenarios": [
                 {
                     "slug": s.slug,
@@ -505,6 +679,7 @@ class Demo:
                     "expected_reason": s.expected_reason,
                     "fix": self.fixes.get(s.slug),
                     "deleted_keys": list(s.deleted_keys),
+                    "fix_claimed_only": s.fix_claimed_only,
                 }
                 for s in SCENARIOS
             ],
@@ -514,11 +689,15 @@ class Demo:
             "passes": self.passes,
             "invocations": _invocation_counts(self.runtime.invocations if self.runtime else []),
         }
+        if crowded:
+            self.console.print(
+                f"[bold red]passes {crowded} started several jobs for one (source, destination)[/]"
+            )
         if failures:
             self.console.print(
                 f"[bold red]{len(failures)} objects ended in a state their scenario does not allow[/]"
             )
-        else:
+        if report["ok"]:
             self.console.print(
                 f"[bold green]Every object ended where its scenario allows[/] in {duration:.1f} s"
             )
@@ -545,10 +724,11 @@ class Demo:
         return True
 
     def _show_invocation(self, invocation: Invocation) -> None:
-        if invocation.ok and invocation.trigger.startswith("rule:"):
-            # job events come by the dozen: counted, then shown as one line
+        if invocation.ok and invocation.trigger.startswith(("rule:", "schedule:")):
+            # job events come by the dozen, reconciliations every 5 minutes: counted, shown as one line
             key = (invocation.function_id, invocation.trigger)
             self._event_tally.setdefault(key, Counter())[invocation.summary or "event"] += 1
+            self._tally_ms[key] = self._tally_ms.get(key, 0.0) + invocation.duration_ms
             return
         style = "dim" if invocation.ok else "red"
         detail = f" ({invocation.summary})" if invocation.summary else ""
@@ -561,8 +741,10 @@ class Demo:
     def _flush_event_tally(self) -> None:
         for (function_id, trigger), counts in self._event_tally.items():
             detail = ", ".join(f"{count} {name}" for name, count in sorted(counts.items()))
-            self.console.print(f"  [dim]λ {function_id} ← {trigger}: {detail} (all ok)[/]")
+            took = self._tally_ms[(function_id, trigger)]
+            self.console.print(f"  [dim]λ {function_id} ← {trigger}: {detail} (all ok, {took:.0f} ms)[/]")
         self._event_tally.clear()
+        self._tally_ms.clear()
 
     @contextmanager
     def _step(self, text: str) -> Iterator[None]:
@@ -579,6 +761,10 @@ class Demo:
             console=self.console,
             transient=False,
         )
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _status_text(status: str | None) -> str:

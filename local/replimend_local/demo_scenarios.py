@@ -4,9 +4,11 @@ Every scenario owns one source bucket (us-east-1) replicating to one destination
 through its own replication role, set up the way an operator would: versioning, a replication rule
 with metrics enabled, and an ``s3:Replication:*`` notification to replimend's FailureQueue. A
 scenario then breaks one thing (``misconfigure``); the replication engine decides what happens to
-each uploaded object from that state. ``fix`` repairs it the way the registry's CLI says to.
-Nothing here states an outcome: the expected reason and final states are only what the demo checks
-the pipeline's results against.
+each uploaded object from that state. ``fix`` repairs it the way the registry's CLI says to — or,
+for ``fix_claimed_only`` scenarios, only claims to: a runbook marks the incident fixed while the
+cause persists, so every Batch Replication job fails the objects again until they run out of
+attempts. Nothing here states an outcome: the expected reason and final states are only what the
+demo checks the pipeline's results against.
 """
 
 from __future__ import annotations
@@ -225,6 +227,9 @@ class Scenario:
     sse_kms: bool = False
     #: keys whose source version is deleted after the failure and before remediation
     deleted_keys: tuple[str, ...] = ()
+    #: ``fix`` changes nothing: a runbook marks the incident fixed (again before every pass, when a
+    #: failed job has reopened it) though the cause persists
+    fix_claimed_only: bool = False
     #: final states allowed once remediation has run, and after detection only
     allowed_after_remediation: frozenset[str] = frozenset({"REPLICATED"})
     allowed_after_detection: frozenset[str] = frozenset({"FAILED", "BLOCKED"})
@@ -347,6 +352,14 @@ def _fix_missing_destination(account: Account, names: ScenarioNames) -> str:
     )
 
 
+def _claim_fixed(account: Account, names: ScenarioNames) -> str:
+    # the runbook's only action is the gate's flag (set by the demo); the role policy stays as it is
+    return (
+        f"replimend incident fixed --source {names.source_bucket} --destination {names.destination_bucket} "
+        "--reason DstPutObjectNotPermitted  (role policy left unchanged)"
+    )
+
+
 def _setup_object_lock(account: Account, names: ScenarioNames) -> None:
     healthy_setup(account, names, object_lock=True)
 
@@ -429,6 +442,16 @@ SCENARIOS: tuple[Scenario, ...] = (
         None,
         "(left broken: the gate must hold these objects and start no job)",
         allowed_after_remediation=frozenset({"FAILED", "BLOCKED"}),
+    ),
+    Scenario(
+        "still-broken",
+        "Role lacks s3:ReplicateObject; a runbook marks it fixed without fixing it",
+        "DstPutObjectNotPermitted",
+        _setup_no_replicate,
+        _claim_fixed,
+        "a runbook marks the incident fixed (before every pass); the role policy is never changed",
+        fix_claimed_only=True,
+        allowed_after_remediation=frozenset({"GAVE_UP"}),
     ),
     Scenario(
         "deleted",

@@ -15,6 +15,13 @@ in-process, unmodified, the way its event sources would in AWS:
   advances (``advance(minutes=15)``), since moto stores schedules but never fires them.
 * HttpApi / Api events: served on a local port as API Gateway proxy events (``serve_http()``).
 
+The whole embedded account lives at the runtime's clock: while the runtime invokes a handler, drains
+its event sources or advances the clock (and inside ``simulated_time()``), the process's wall clock —
+``datetime.now()``, ``time.time()``, in the handlers, the emulators, boto3's request signing and the
+in-process moto server alike — reads the local clock's time, ticking at real speed and never going
+back (``SimulatedTime``, built on time-machine). So a retry backoff the handlers record elapses when
+the clock is advanced past it, with production code unchanged.
+
 The template is the single source of the wiring: which queue feeds which function, which rule or
 schedule triggers what, which environment variables a function gets.
 """
@@ -43,6 +50,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import boto3
+import time_machine
 from botocore.exceptions import ClientError
 
 from replimend_local.sam_template import TEMPLATE_PATH, load_template, table_create_kwargs
@@ -79,6 +87,83 @@ class LocalClock:
         if moment < self._now:
             raise ValueError("the local clock never goes back")
         self._now = moment
+
+
+class SimulatedTime:
+    """The process's wall clock following a ``LocalClock`` while active.
+
+    Handlers read real time (``datetime.now(UTC)``); production code has no clock parameter to
+    inject. While active, time-machine makes ``datetime.now()``/``time.time()`` & co. return the
+    simulated time in every thread of the process (the in-process moto server too, so S3
+    LastModified, SQS visibility and DynamoDB items agree with the handlers). ``time.monotonic()``
+    and ``perf_counter()`` are not touched, so Lambda deadlines and durations stay real.
+
+    The simulated time starts at ``max(clock, last simulated time, real time)`` and ticks at real
+    speed; when the clock is set forward it jumps there. It never goes back: what the account
+    wrote at a simulated instant stays in its past. Re-entrant and thread-safe (a depth count).
+    """
+
+    def __init__(self, clock: LocalClock, *, enabled: bool = True) -> None:
+        self.clock = clock
+        self.enabled = enabled
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._travel: time_machine.travel | None = None
+        self._traveller: time_machine.Traveller | None = None
+        self._high_water: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self._traveller is not None
+
+    def enter(self) -> None:
+        if not self.enabled:
+            return
+        with self._lock:
+            if self._depth == 0:
+                start = max(self.clock.now(), self._high_water or self.clock.now(), datetime.now(UTC))
+                self._travel = time_machine.travel(start, tick=True)
+                self._traveller = self._travel.start()
+            self._depth += 1
+
+    def exit(self) -> None:
+        if not self.enabled:
+            return
+        with self._lock:
+            if self._depth == 0:
+                return  # already ended by stop()
+            self._depth -= 1
+            if self._depth == 0 and self._travel is not None:
+                self._high_water = datetime.now(UTC)  # still simulated: where time resumes next
+                self._travel.stop()
+                self._travel = self._traveller = None
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        self.enter()
+        try:
+            yield
+        finally:
+            self.exit()
+
+    def stop(self) -> None:
+        """End the simulation whatever the depth (the runtime closes): real time again."""
+        with self._lock:
+            if self._depth:
+                self._depth = 1
+                self.exit()
+
+    def follow_clock(self) -> None:
+        """The clock was set forward: jump there if it is ahead of the simulated time."""
+        with self._lock:
+            if self._traveller is not None and self.clock.now() > datetime.now(UTC):
+                self._traveller.move_to(self.clock.now())
+
+    def now(self) -> datetime:
+        """The simulated time now (also when inactive: where it would resume)."""
+        if self.active:
+            return datetime.now(UTC)
+        return max(self.clock.now(), self._high_water or self.clock.now(), datetime.now(UTC))
 
 
 _RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
@@ -494,6 +579,7 @@ class LocalRuntime:
         session: boto3.session.Session | None = None,
         on_invocation: Callable[[Invocation], None] | None = None,
         capture_output: bool = True,
+        simulate_time: bool = True,
     ) -> None:
         if isinstance(template, Mapping):
             self.template: dict[str, Any] = dict(template)
@@ -506,6 +592,8 @@ class LocalRuntime:
         self.account_id = account_id
         self.partition = "aws"
         self.clock = clock or LocalClock()
+        #: handlers, pollers and moto read the clock's time while the runtime works (see SimulatedTime)
+        self.simulated_time = SimulatedTime(self.clock, enabled=simulate_time)
         self.session = session or boto3.session.Session(region_name=self.region)
         self.on_invocation = on_invocation
         self.capture_output = capture_output
@@ -1384,7 +1472,7 @@ class LocalRuntime:
 
     def _invoke(self, logical_id: str, event: Any, *, trigger: str, summary: str) -> Invocation:
         function = self.function(logical_id)
-        with self._invoke_lock:
+        with self._invoke_lock, self.simulated_time():
             context = LambdaContext(
                 function_name=function.name,
                 invoked_function_arn=function.arn,
@@ -1452,6 +1540,10 @@ class LocalRuntime:
 
     def drain(self, *, max_rounds: int = 200) -> int:
         """Run SQS and EventBridge deliveries (and pollers) until all are quiet; returns the work done."""
+        with self.simulated_time():
+            return self._drain(max_rounds)
+
+    def _drain(self, max_rounds: int) -> int:
         total = 0
         for _ in range(max_rounds):
             delivered = 0
@@ -1638,8 +1730,15 @@ class LocalRuntime:
     # ---------------------------------------------------------------- clock
 
     def advance(self, *, days: float = 0, hours: float = 0, minutes: float = 0, seconds: float = 0) -> int:
-        """Move the clock forward, firing every schedule due on the way (each followed by a drain)."""
-        until = self.clock.now() + timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+        """Move the clock forward, firing every schedule due on the way (each followed by a drain).
+
+        The simulated wall clock moves with it, so handlers see each schedule's moment.
+        """
+        with self.simulated_time():
+            return self._advance(timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds))
+
+    def _advance(self, delta: timedelta) -> int:
+        until = self.clock.now() + delta
         start = self.clock.now()
         due = sorted(
             ((moment, index) for index, schedule in enumerate(self.schedules) if schedule.enabled
@@ -1650,6 +1749,7 @@ class LocalRuntime:
         for moment, index in due:
             schedule = self.schedules[index]
             self.clock.set(moment)
+            self.simulated_time.follow_clock()
             schedule.fired += 1
             self._invoke(
                 schedule.function_id,
@@ -1659,6 +1759,7 @@ class LocalRuntime:
             )
             invocations += 1 + self.drain()
         self.clock.set(until)
+        self.simulated_time.follow_clock()
         return invocations
 
     # ---------------------------------------------------------------- HTTP
@@ -1819,13 +1920,17 @@ class LocalRuntime:
         }
 
     def close(self) -> None:
+        self.simulated_time.stop()
         if self._http_server is not None:
             self._http_server.shutdown()
             self._http_server.server_close()
             self._http_server = None
 
     def __enter__(self) -> LocalRuntime:
-        return self.deploy()
+        """Deploy; the block then runs at simulated time (see SimulatedTime), as the account does."""
+        self.deploy()
+        self.simulated_time.enter()
+        return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
