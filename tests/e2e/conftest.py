@@ -25,6 +25,8 @@ def stack_factory() -> Iterator[Callable[..., Stack]]:
         runtime.deploy()
         if aws.batch_operations is not None:
             runtime.add_poller(aws.batch_operations.process_jobs)
+        # the test's own calls live at the runtime's clock too, like the handlers' (runtime.close ends it)
+        runtime.simulated_time.enter()
         return Stack(aws, runtime)
 
     yield start

@@ -5,10 +5,12 @@ ledger records it."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from replimend.models import Action, ObjectRef, ObjectState
+from replimend.models import Action, FailureRecord, ObjectRef, ObjectState
 from tests.e2e.e2e_stack import DESTINATION_REGION, Stack
 
 pytestmark = pytest.mark.e2e
@@ -306,3 +308,61 @@ def test_a_bucket_outside_the_stacks_source_buckets_cannot_be_redriven(stack: St
     record = stack.ledger.get_failure(ObjectRef(source, "k", version, destination))
     assert record is not None and record.state != ObjectState.REPLICATED
     assert record.failure_reason == "InitiateReplicationNotPermitted" and record.attempts == 1
+
+
+def test_a_cause_claimed_fixed_but_still_broken_is_retried_after_backoff_then_given_up(
+    stack_factory: Callable[..., Stack],
+) -> None:
+    # Given a stack allowing 3 attempts, 10 minutes apart then doubling, and a role that still may
+    # not write replicas although a runbook marks the cause fixed before every pass
+    stack = stack_factory(
+        LogLevel="WARNING", SourceBucketArns="arn:aws:s3:::e2e-*-src", MaxAttempts=3, BackoffBaseSeconds=600
+    )
+    s3 = stack.client("s3")
+    source, destination, _ = stack.replicated_bucket_pair("e2e-hopeless", allow_replicate=False)
+    version = s3.put_object(Bucket=source, Key="k", Body=b"1")["VersionId"]
+    stack.runtime.drain()
+    ref = ObjectRef(source, "k", version, destination)
+
+    def run_pass() -> FailureRecord:
+        mark_fixed(stack, source)
+        stack.runtime.advance(minutes=15)
+        record = stack.ledger.get_failure(ref)
+        assert record is not None
+        return record
+
+    # When the first pass runs: the job fails the object, which waits 10 minutes of simulated time
+    start = stack.runtime.clock.now()
+    first = run_pass()
+    assert first.state == ObjectState.FAILED and first.attempts == 1
+    assert first.next_attempt_at is not None
+    assert (
+        timedelta(minutes=10)
+        <= first.next_attempt_at - (start + timedelta(minutes=15))
+        < timedelta(minutes=11)
+    )
+    # Then the next pass (15 minutes later, the backoff elapsed) retries it: 20 minutes to wait now
+    second = run_pass()
+    assert second.state == ObjectState.FAILED and second.attempts == 2
+    assert second.job_ids[-1] != first.job_ids[-1]
+    # And a pass inside the backoff starts no job
+    jobs_before = len(stack.ledger.list_jobs())
+    third = run_pass()
+    assert third.attempts == 2 and len(stack.ledger.list_jobs()) == jobs_before
+    # And the pass after it gives the object up at MaxAttempts (escalated), one job per attempt
+    last = run_pass()
+    assert last.state == ObjectState.GAVE_UP and last.attempts == 3 and len(last.job_ids) == 3
+    assert last.failure_reason == "DstPutObjectNotPermitted"
+    assert len(stack.ledger.list_jobs()) == 3
+    # And the account lived at the simulated time: the ledger's story, the jobs and S3 agree with the clock
+    history = [e for e in stack.ledger.history(source, "k") if e.kind == "transition"]
+    assert [e.at for e in history] == sorted(e.at for e in history)
+    assert history[-1].at >= start + timedelta(minutes=60)
+    for job in stack.ledger.list_jobs():
+        assert job.created_at is not None and job.finished_at is not None
+        assert start + timedelta(minutes=15) <= job.created_at <= job.finished_at
+    assert datetime.now(UTC) >= stack.runtime.clock.now()
+    later = s3.put_object(Bucket=source, Key="later", Body=b"2")
+    head = s3.head_object(Bucket=source, Key="later", VersionId=later["VersionId"])
+    assert head["LastModified"] >= stack.runtime.clock.now() - timedelta(seconds=1)
+    assert {i.function_id for i in stack.runtime.invocations if not i.ok} == set()

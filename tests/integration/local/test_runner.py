@@ -23,7 +23,7 @@ CLOCK_START = datetime(2030, 1, 1, 0, 0, 30, tzinfo=UTC)
 # A handler that records what it saw and fails the messages whose body asks for it.
 RECORDER = textwrap.dedent(
     """
-    import json, os
+    import json, os, time
 
     SEEN = []
     COLD_START_ENV = {"TABLE": os.environ.get("TABLE"), "MODE": os.environ.get("MODE")}
@@ -31,7 +31,8 @@ RECORDER = textwrap.dedent(
     def handler(event, context):
         SEEN.append({"event": event, "env": {"TABLE": os.environ.get("TABLE"), "MODE": os.environ.get("MODE")},
                      "function": context.function_name,
-                     "remaining": context.get_remaining_time_in_millis()})
+                     "remaining": context.get_remaining_time_in_millis(),
+                     "now": time.time()})
         failures = [
             {"itemIdentifier": record["messageId"]}
             for record in event.get("Records", [])
@@ -508,3 +509,49 @@ def test_a_missing_handler_fails_the_invocation_like_lambda(runtime: LocalRuntim
     with pytest.raises(FunctionError, match=r"Runtime\.HandlerNotFound"):
         runtime.invoke("Worker", {})
     assert runtime.invocations[-1].ok is False
+
+
+def test_handlers_and_the_embedded_account_live_at_the_runtime_clock(
+    aws: EmbeddedAws, template_path: Path
+) -> None:
+    aws.reset()
+    runtime = LocalRuntime(template_path, stack_name="simtime", clock=LocalClock(CLOCK_START)).deploy()
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="simtime-bucket")
+    try:
+        # Given a clock in 2030, when a handler runs twice without the clock moving
+        runtime.invoke("Worker", {})
+        runtime.invoke("Worker", {})
+        # Then it reads the clock's time (wall clock APIs, unmodified code), never going back
+        first, second = (call["now"] for call in seen(runtime, "Worker"))
+        assert CLOCK_START.timestamp() <= first <= second < CLOCK_START.timestamp() + 60
+        # When the clock advances two hours, the handlers (schedules included) live two hours later
+        runtime.advance(hours=2)
+        runtime.invoke("Worker", {})
+        assert seen(runtime, "Worker")[-1]["now"] >= (CLOCK_START + timedelta(hours=2)).timestamp()
+        scheduled = [call["now"] for call in seen(runtime, "Other") if call["event"] == {"run": "remediate"}]
+        assert scheduled[0] >= (CLOCK_START + timedelta(minutes=15)).timestamp()
+        assert scheduled == sorted(scheduled)
+        # And inside simulated_time the moto server agrees (S3 LastModified at the simulated time)
+        with runtime.simulated_time():
+            assert datetime.now(UTC) >= CLOCK_START + timedelta(hours=2)
+            s3.put_object(Bucket="simtime-bucket", Key="k", Body=b"x")
+            modified = s3.head_object(Bucket="simtime-bucket", Key="k")["LastModified"]
+            assert modified >= CLOCK_START + timedelta(hours=2) - timedelta(seconds=1)
+        # And outside it, real time again
+        assert datetime.now(UTC) < CLOCK_START
+    finally:
+        runtime.close()
+    assert datetime.now(UTC) < CLOCK_START and not runtime.simulated_time.active
+
+
+def test_simulated_time_can_be_turned_off(aws: EmbeddedAws, template_path: Path) -> None:
+    aws.reset()
+    runtime = LocalRuntime(
+        template_path, stack_name="realtime", clock=LocalClock(CLOCK_START), simulate_time=False
+    ).deploy()
+    try:
+        runtime.invoke("Worker", {})
+        assert seen(runtime, "Worker")[-1]["now"] < CLOCK_START.timestamp()
+    finally:
+        runtime.close()
