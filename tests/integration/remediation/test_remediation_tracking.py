@@ -222,3 +222,26 @@ def test_a_config_failure_in_the_report_reopens_the_gate(world: World) -> None:
     world.clock.advance(hours=2)
     result = world.remediation().run()
     assert result.jobs == [] and result.pairs[0].blocked == 1
+
+
+def test_a_fix_that_did_not_hold_reopens_the_incident_without_counting_its_objects_twice(
+    world: World,
+) -> None:
+    # Given two objects failed for a configuration reason, its incident marked fixed, and a job
+    reason = "DstPutObjectNotPermitted"
+    versions = {key: world.fail(key, reason=reason) for key in ("a", "b")}
+    assert world.ledger.get_incident(SOURCE, DEST, reason).object_count == 2
+    world.ledger.set_incident_fixed(SOURCE, DEST, reason, actor="operator:test")
+    world.expect_create_job("job-1")
+    assert world.remediation().run().jobs == ["job-1"]
+    # When the job fails both again for the same reason
+    write_report(
+        world, "job-1", [failed(key, version, reason, "denied") for key, version in versions.items()]
+    )
+    world.expect_describe_job("job-1", "Complete", failed=2)
+    world.clock.advance(minutes=5)
+    world.tracker().reconcile()
+    # Then the incident is open again, still counting the same two objects
+    incident = world.ledger.get_incident(SOURCE, DEST, reason)
+    assert incident is not None and not incident.fixed
+    assert incident.object_count == 2

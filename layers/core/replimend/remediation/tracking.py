@@ -286,7 +286,7 @@ class JobTracker:
                 else:
                     reason = task.failure_reason or "UnknownTaskFailure"
                     self._fail(record, job, reason, update, now, detail=task.message or None)
-                    failures[reason] += 1
+                    failures[reason] += _newly_counted(record, reason)
                 return
             except ConflictError:
                 record = self.ledger.get_failure(record.ref)
@@ -346,7 +346,7 @@ class JobTracker:
                 try:
                     self._fail(record, job, reason, update, now, detail=detail, count_attempt=count_attempt)
                     update.returned += 1
-                    returned += 1
+                    returned += _newly_counted(record, reason)
                     break
                 except ConflictError:
                     record = self.ledger.get_failure(record.ref)
@@ -368,7 +368,8 @@ class JobTracker:
 
     def _touch_incidents(self, job: JobRecord, failures: Counter[str], now: datetime) -> None:
         """Tasks failing with a configuration reason mean the cause is not fixed: open (or reopen,
-        when marked fixed before these failures) the incident, so the gate holds the next retry."""
+        when marked fixed before these failures) the incident, so the gate holds the next retry.
+        ``failures`` counts only objects new to the incident (a reason may be present with 0)."""
         for reason, count in failures.items():
             if reason_entry(reason).action is not Action.RETRY_AFTER_FIX:
                 continue
@@ -428,3 +429,9 @@ def _job_failure_code(description: JobDescription, job: JobRecord) -> str:
 
 def _ids(result: TrackingResult) -> set[str]:
     return {update.job_id for update in result.jobs}
+
+
+def _newly_counted(record: FailureRecord, reason: str) -> int:
+    """1 if the object's failure now counts under a different incident than before, else 0: a retry
+    failing again for the same reason is already counted in that incident's object_count."""
+    return int(record.failure_reason != reason)
