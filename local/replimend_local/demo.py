@@ -39,6 +39,8 @@ from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from replimend.cli.ledger_cmds import incident_json
+from replimend.cli.remediation_cmds import job_summary
 from replimend_local.demo_scenarios import (
     DEMO_KEYS,
     DESTINATION_REGION,
@@ -684,8 +686,8 @@ class Demo:
                 for s in SCENARIOS
             ],
             "objects": [o.report() for o in self.objects],
-            "jobs": [_job_report(job) for job in self.ledger.list_jobs()],
-            "incidents": [_incident_report(i) for i in self.ledger.list_incidents(open_only=False)],
+            "jobs": [job_summary(job) for job in self.ledger.list_jobs()],
+            "incidents": [incident_json(i) for i in self.ledger.list_incidents(open_only=False)],
             "passes": self.passes,
             "invocations": _invocation_counts(self.runtime.invocations if self.runtime else []),
         }
@@ -773,35 +775,6 @@ def _status_text(status: str | None) -> str:
     if status == "FAILED":
         return "[red]FAILED[/]"
     return status or "[dim]none[/]"
-
-
-def _job_report(job: Any) -> dict[str, Any]:
-    return {
-        "job_id": job.job_id,
-        "kind": job.kind,
-        "source_bucket": job.source_bucket,
-        "destination_bucket": job.destination_bucket,
-        "status": job.status,
-        "object_count": job.object_count,
-        "tasks_succeeded": job.tasks_succeeded,
-        "tasks_failed": job.tasks_failed,
-        "failure_reasons": list(job.failure_reasons),
-        "created_at": job.created_at,
-        "finished_at": job.finished_at,
-    }
-
-
-def _incident_report(incident: Any) -> dict[str, Any]:
-    return {
-        "source_bucket": incident.source_bucket,
-        "destination_bucket": incident.destination_bucket,
-        "failure_reason": incident.failure_reason,
-        "object_count": incident.object_count,
-        "fixed": incident.fixed,
-        "fixed_by": incident.fixed_by,
-        "opened_at": incident.opened_at,
-        "fixed_at": incident.fixed_at,
-    }
 
 
 def _invocation_counts(invocations: list[Invocation]) -> dict[str, dict[str, int]]:
