@@ -7,7 +7,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
@@ -30,27 +30,13 @@ from replimend.remediation.remediate import Remediation
 from replimend.remediation.s3_objects import S3Objects, S3Storage
 from replimend.remediation.tracking import JobTracker
 from replimend.settings import RemediationSettings
+from tests.integration.ledger_helpers import T0, FakeClock
 
-T0 = datetime(2024, 9, 5, 21, 4, 32, 527000, tzinfo=UTC)
 ACCOUNT = "111122223333"
 SOURCE = "src-bucket"
 DEST = "dst-bucket"
 MANIFESTS = "replimend-manifests"
 REPORTS = "replimend-reports"
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 def failure_event(
