@@ -8,6 +8,7 @@ from typing import Any
 
 from replimend_local.embedded import EmbeddedAws
 from replimend_local.runner import LocalRuntime
+from tests.moto_server import replication_role_statements
 
 SOURCE_REGION = "us-east-1"
 DESTINATION_REGION = "us-west-2"
@@ -62,27 +63,9 @@ class Stack:
             PolicyDocument=json.dumps(
                 {
                     "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
-                            "Resource": f"arn:aws:s3:::{source}",
-                        },
-                        {
-                            "Effect": "Allow",
-                            "Action": [
-                                "s3:GetObjectVersionForReplication",
-                                "s3:GetObjectVersionAcl",
-                                "s3:GetObjectVersionTagging",
-                            ],
-                            "Resource": f"arn:aws:s3:::{source}/*",
-                        },
-                        {
-                            "Effect": "Allow",
-                            "Action": destination_actions,
-                            "Resource": f"arn:aws:s3:::{destination}/*",
-                        },
-                    ],
+                    "Statement": replication_role_statements(
+                        source, f"arn:aws:s3:::{destination}/*", destination_actions
+                    ),
                 }
             ),
         )

@@ -11,9 +11,7 @@ import csv
 import hashlib
 import io
 import json
-import logging
 import threading
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,11 +22,11 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
-from moto.server import ThreadedMotoServer
 
 from replimend_local import hooks
 from replimend_local.batch_operations import BatchOperationsEmulator
 from replimend_local.replication_engine import ReplicationEngine
+from tests.moto_server import replication_role_statements, reset_moto
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -58,18 +56,6 @@ JOB_EVENT_PATTERN = {
     "detail-type": ["AWS Service Event via CloudTrail"],
     "detail": {"eventSource": ["s3.amazonaws.com"], "eventName": ["JobCreated", "JobStatusChanged"]},
 }
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 @dataclass
@@ -118,9 +104,7 @@ def plain_session() -> Any:
 
 @pytest.fixture
 def account(endpoint: str, plain_session: Any, account_clients: dict[tuple[str, str], Any]) -> Account:
-    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        response.read()
+    reset_moto(endpoint)
     return Account(endpoint=endpoint, session=plain_session, clients=account_clients)
 
 
@@ -236,27 +220,7 @@ def replicated_pair(
         account,
         role_name,
         REPLICATION_TRUST,
-        [
-            {
-                "Effect": "Allow",
-                "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
-                "Resource": f"arn:aws:s3:::{source}",
-            },
-            {
-                "Effect": "Allow",
-                "Action": [
-                    "s3:GetObjectVersionForReplication",
-                    "s3:GetObjectVersionAcl",
-                    "s3:GetObjectVersionTagging",
-                ],
-                "Resource": f"arn:aws:s3:::{source}/*",
-            },
-            {
-                "Effect": "Allow",
-                "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
-                "Resource": f"arn:aws:s3:::{destination}/*",
-            },
-        ],
+        replication_role_statements(source, f"arn:aws:s3:::{destination}/*"),
     )
     account.s3.put_bucket_replication(
         Bucket=source,

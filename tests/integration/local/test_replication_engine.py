@@ -8,19 +8,17 @@ reset before each test) and a boto3 session hooked the way production code is ho
 from __future__ import annotations
 
 import json
-import logging
 import re
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from replimend_local import hooks
 from replimend_local.replication_engine import ReplicationEngine, ReplicationOutcome
+from tests.moto_server import replication_role_statements, reset_moto
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -30,22 +28,6 @@ S3_TRUST = {
         {"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole"}
     ],
 }
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-def reset_moto(endpoint: str) -> None:
-    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request) as response:
-        assert response.status == 200
 
 
 @dataclass
@@ -100,30 +82,8 @@ class EmbeddedAccount:
         self, name: str, source: str, *destinations: str, extra: list[dict[str, Any]] | None = None
     ) -> str:
         """The role AWS documents for live replication (setting-repl-config-perm-overview)."""
-        statements: list[dict[str, Any]] = [
-            {
-                "Effect": "Allow",
-                "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
-                "Resource": f"arn:aws:s3:::{source}",
-            },
-            {
-                "Effect": "Allow",
-                "Action": [
-                    "s3:GetObjectVersionForReplication",
-                    "s3:GetObjectVersionAcl",
-                    "s3:GetObjectVersionTagging",
-                ],
-                "Resource": f"arn:aws:s3:::{source}/*",
-            },
-        ]
-        if destinations:
-            statements.append(
-                {
-                    "Effect": "Allow",
-                    "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
-                    "Resource": [f"arn:aws:s3:::{d}/*" for d in destinations],
-                }
-            )
+        resources = [f"arn:aws:s3:::{d}/*" for d in destinations] if destinations else None
+        statements = replication_role_statements(source, resources)
         return self.role(name, *statements, *(extra or []))
 
     def replicate(self, source: str, role_arn: str, *rules: dict[str, Any]) -> None:
