@@ -15,7 +15,6 @@ import importlib.util
 import os
 import time
 import uuid
-from collections.abc import Iterator, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -31,6 +30,7 @@ from benchmarks.common import (
 )
 from benchmarks.parse_bench import time_parse
 from benchmarks.workload import Workload, failure_storm, realistic_mix, sqs_batches
+from replimend_local.runner import environment
 
 APP_PATH = REPO_ROOT / "functions" / "ingest" / "app.py"
 BATCH_SIZE = 10  # the template's SQS event source batch size
@@ -48,20 +48,6 @@ class FakeLambdaContext:
     @staticmethod
     def get_remaining_time_in_millis() -> int:
         return 30_000
-
-
-@contextlib.contextmanager
-def environment(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def load_ingest_app() -> ModuleType:

@@ -526,7 +526,8 @@ def _env_str(value: Any) -> str:
 
 
 @contextlib.contextmanager
-def _environment(variables: Mapping[str, str]) -> Iterator[None]:
+def environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """``variables`` set in os.environ for the block; every name restored (or removed) after."""
     saved = {name: os.environ.get(name) for name in variables}
     os.environ.update(variables)
     try:
@@ -1429,7 +1430,7 @@ class LocalRuntime:
         sys.path.insert(0, str(function.code_dir))
         try:
             # settings are read at import (cold start): import under the function's environment
-            with _environment(self.function_environment(function)):
+            with environment(self.function_environment(function)):
                 spec.loader.exec_module(module)
         except BaseException:
             sys.modules.pop(module_name, None)
@@ -1485,10 +1486,10 @@ class LocalRuntime:
             error: str | None = None
             redirect = contextlib.redirect_stdout(output) if self.capture_output else contextlib.nullcontext()
             # what the handler prints and warns goes to its log stream, as in Lambda: kept on the invocation
-            environment = self.function_environment(function)
+            variables = self.function_environment(function)
             with (
-                _environment(environment),
-                _log_level(environment),
+                environment(variables),
+                _log_level(variables),
                 redirect,
                 warnings.catch_warnings(record=True) as caught,
             ):
