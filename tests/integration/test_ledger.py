@@ -8,11 +8,12 @@ from typing import Any
 
 import boto3
 import pytest
-from boto3.dynamodb.conditions import Key
 
-from replimend import ledger as ledger_module
 from replimend.errors import AwsCallError, ConflictError, MalformedEventError
-from replimend.ledger import Ledger, RecordOutcome, format_time, shard_of
+from replimend.ledger import Ledger, RecordOutcome, format_time
+from replimend.ledger import table as table_module
+from replimend.ledger.failures import identity
+from replimend.ledger.table import shard_of
 from replimend.models import NOT_TRACKED, TEST_EVENT, Action, ObjectRef, ObjectState, ReplicationEvent
 from tests.integration.ledger_helpers import RETRY, RETRY_AFTER_FIX, T0, FakeClock, classified, failure_event
 
@@ -55,7 +56,7 @@ def all_items(table: Any) -> list[dict[str, Any]]:
 
 
 def object_items(table: Any) -> list[dict[str, Any]]:
-    return [item for item in all_items(table) if item.get("entity") == "object"]
+    return [item for item in all_items(table) if str(item["sk"]).startswith("V#")]
 
 
 # ------------------------------------------------------------------ record_event: create, duplicates, order
@@ -86,8 +87,9 @@ def test_a_failure_event_creates_a_failed_object_with_history(ledger: Ledger, le
     assert history[0].event_id == event.event_id
     assert history[1].actor == "ingest"
     (item,) = object_items(ledger_table)
-    assert item["due_pk"].startswith("DUE#src-bucket#dst-bucket#")
-    assert item["state_pk"].startswith("STATE#FAILED#")
+    assert item["due_pk"].startswith("D#src-bucket#dst-bucket#") and item["st"] == "FAILED"
+    # The S3 key is only in the table's own key, never in an index key (DynamoDB's key limits).
+    assert REF.key not in item["due_pk"] + item["due_sk"]
 
 
 def test_the_same_event_twice_changes_nothing(ledger: Ledger, ledger_table: Any) -> None:
@@ -119,7 +121,7 @@ def test_an_older_event_after_a_newer_one_only_adds_history(ledger: Ledger) -> N
     assert record is not None
     assert record.failure_reason == "DstPutObjectNotPermitted"
     assert record.last_sequencer == "0066DA1CBF104C0D52"
-    assert record.version == 1
+    assert record.version == 2  # the late line is written on the item
     stale = [h for h in ledger.history("src-bucket", "photos/cat 1.png") if h.event_id == older.event_id]
     assert len(stale) == 1 and stale[0].detail and "older" in stale[0].detail
     # And no incident is opened by the stale retry_after_fix event
@@ -143,7 +145,8 @@ def test_equal_sequencers_are_ordered_by_event_time(ledger: Ledger) -> None:
     record = ledger.get_failure(REF)
     assert record is not None and record.failure_reason == "C"
     assert record.last_seen == T0 + timedelta(seconds=9)
-    assert record.first_seen == T0 + timedelta(seconds=5)
+    # first_seen is the earliest event time seen, not the first delivered
+    assert record.first_seen == T0
 
 
 def test_a_newer_escalate_event_closes_an_open_failure(ledger: Ledger, ledger_table: Any) -> None:
@@ -158,7 +161,7 @@ def test_a_newer_escalate_event_closes_an_open_failure(ledger: Ledger, ledger_ta
     assert record is not None and record.state is ObjectState.ESCALATED
     (item,) = object_items(ledger_table)
     assert "due_pk" not in item and "due_sk" not in item
-    assert item["reason_known"] is False
+    assert item["rsn"] == "SomethingNew" and item["act"] == "escalate"
     assert ledger.open_pairs() == []
 
 
@@ -271,25 +274,30 @@ def test_an_event_without_bucket_or_key_is_malformed(ledger: Ledger) -> None:
 def test_an_unversioned_object_is_keyed_as_version_null(ledger: Ledger, ledger_table: Any) -> None:
     ledger.record_event(failure_event(version=None), RETRY)
     (item,) = object_items(ledger_table)
-    assert item["sk"] == "VER#null#DST#dst-bucket"
+    assert item["sk"] == "V#null#dst-bucket"
     assert ledger.get_failure(ObjectRef("src-bucket", REF.key, None, "dst-bucket")) is not None
 
 
-def test_a_crash_between_object_and_history_writes_is_repaired_on_redelivery(
+def test_history_is_written_with_the_object_and_overflows_without_loss(
     ledger: Ledger, ledger_table: Any
 ) -> None:
-    # Given an event whose object write landed but whose history writes were lost
-    event = failure_event()
-    ledger.record_event(event, RETRY)
-    for entry in ledger_table.query(KeyConditionExpression=Key("pk").eq(f"OBJ#src-bucket#{REF.key}"))[
-        "Items"
-    ]:
-        if entry["sk"].startswith("HIST#"):
-            ledger_table.delete_item(Key={"pk": entry["pk"], "sk": entry["sk"]})
-    # When SQS redelivers the message
-    assert ledger.record_event(event, RETRY) is RecordOutcome.DUPLICATE
-    # Then both history entries exist again
-    assert [h.kind for h in ledger.history("src-bucket", REF.key)] == ["event", "transition"]
+    # Given one failure that goes through many transitions (more lines than the item keeps inline)
+    ledger.record_event(failure_event(), RETRY)
+    for attempt in range(1, 8):
+        record = ledger.get_failure(REF)
+        assert record is not None
+        record = ledger.transition(
+            record, ObjectState.IN_JOB, reason="job", actor="remediate", job_id=f"j{attempt}"
+        )
+        ledger.transition(record, ObjectState.FAILED, reason="failed", actor="track_jobs", attempts=attempt)
+    # Then every line is still in the history, once, in order, and the object item stays small
+    history = ledger.history("src-bucket", REF.key)
+    assert [h.kind for h in history] == ["event"] + ["transition"] * 15
+    assert [h.job_id for h in history if h.to_state is ObjectState.IN_JOB] == [f"j{n}" for n in range(1, 8)]
+    (item,) = object_items(ledger_table)
+    assert len(item["h"]) <= 8
+    record = ledger.get_failure(REF)
+    assert record is not None and record.job_ids == [f"j{n}" for n in range(1, 8)][-len(record.job_ids) :]
 
 
 # ------------------------------------------------------------------ transitions and concurrency
@@ -416,7 +424,7 @@ def test_due_failures_are_globally_ordered_across_shards_and_paginated(
     ledger_table: Any, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given 160 failures spread over 8 shards, and small query pages so every shard pages several times
-    monkeypatch.setattr(ledger_module, "_PAGE_SIZE", 7)
+    monkeypatch.setattr(table_module, "PAGE_SIZE", 7)
     ledger = Ledger(ledger_table, index_shards=8, clock=clock)
     _seed(ledger, clock, 160)
     # When all due work is read
@@ -426,7 +434,7 @@ def test_due_failures_are_globally_ordered_across_shards_and_paginated(
     times = [record.next_attempt_at for record in due]
     assert times == sorted(times)  # type: ignore[type-var]
     assert len({record.ref.key for record in due}) == 160
-    assert {shard_of(record.ref, 8) for record in due} == set(range(8))
+    assert {shard_of(identity(record.ref), 8) for record in due} == set(range(8))
     # And a limit returns the oldest ones; a time bound excludes the not-yet-due
     first_ten = list(ledger.due_failures("src-bucket", "dst-bucket", now=T0 + timedelta(hours=1), limit=10))
     assert [r.ref for r in first_ten] == [r.ref for r in due[:10]]
@@ -457,13 +465,13 @@ def test_open_pairs_does_not_scan_the_table(
 ) -> None:
     _seed(ledger, clock, 5)
     calls: list[str] = []
-    original = ledger._call
+    original = ledger._table.call
 
     def spy(operation: str, **kwargs: Any) -> dict[str, Any]:
         calls.append(operation)
         return original(operation, **kwargs)
 
-    monkeypatch.setattr(ledger, "_call", spy)
+    monkeypatch.setattr(ledger._table, "call", spy)
     assert ledger.open_pairs() == [("src-bucket", "dst-bucket")]
     assert "Scan" not in calls and len(calls) <= 1 + ledger.index_shards
 
@@ -540,18 +548,22 @@ def test_audit_by_bucket_and_reason_is_time_ordered_and_bounded(ledger_table: An
     assert list(ledger.audit_by_bucket("other-bucket")) == []
 
 
-def test_history_expires_only_when_retention_is_set(ledger_table: Any, clock: FakeClock) -> None:
-    Ledger(ledger_table, index_shards=2, clock=clock).record_event(failure_event(key="kept"), RETRY)
-    Ledger(ledger_table, index_shards=2, history_retention_days=30, clock=clock).record_event(
-        failure_event(key="expiring"), RETRY
-    )
-    items = all_items(ledger_table)
-    kept = [i for i in items if i["pk"].endswith("#kept")]
-    expiring = [i for i in items if i["pk"].endswith("#expiring")]
-    assert all("expires_at" not in i for i in kept)
-    assert all(("expires_at" in i) == (i["entity"] == "history") for i in expiring)
-    (event_entry,) = [i for i in expiring if i.get("kind") == "event"]
-    assert int(event_entry["expires_at"]) == int((clock.now + timedelta(days=30)).timestamp())
+def test_history_expires_only_when_retention_is_set_and_the_object_is_closed(
+    ledger_table: Any, clock: FakeClock
+) -> None:
+    kept = Ledger(ledger_table, index_shards=2, clock=clock)
+    expiring = Ledger(ledger_table, index_shards=2, history_retention_days=30, clock=clock)
+    for ledger, key in ((kept, "kept"), (expiring, "expiring")):
+        ledger.record_event(failure_event(key=key), RETRY)
+        record = ledger.get_failure(ObjectRef("src-bucket", key, "v1", "dst-bucket"))
+        assert record is not None
+        record = ledger.transition(record, ObjectState.IN_JOB, reason="job", actor="remediate", job_id="j")
+        items = {str(i["pk"]): i for i in object_items(ledger_table)}
+        assert "exp" not in items[f"O#src-bucket#{key}"]  # open objects never expire
+        ledger.transition(record, ObjectState.REPLICATED, reason="done", actor="track_jobs", job_id="j")
+    items = {str(i["pk"]): i for i in object_items(ledger_table)}
+    assert "exp" not in items["O#src-bucket#kept"]
+    assert int(items["O#src-bucket#expiring"]["exp"]) == int((clock.now + timedelta(days=30)).timestamp())
 
 
 # ------------------------------------------------------------------ incidents

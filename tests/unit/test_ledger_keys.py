@@ -7,17 +7,11 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from replimend.ledger import (
-    compare_sequencers,
-    format_time,
-    incident_pk,
-    job_pk,
-    object_pk,
-    object_sk,
-    parse_time,
-    shard_of,
-    token_pk,
-)
+from replimend.ledger.failures import identity, object_pk, object_sk, ref_from_keys
+from replimend.ledger.incidents import incident_key
+from replimend.ledger.jobs import job_key, token_key
+from replimend.ledger.table import format_time, parse_time, shard_of
+from replimend.lifecycle import compare_sequencers
 from replimend.models import ObjectRef
 
 
@@ -54,22 +48,36 @@ def test_string_order_of_times_is_time_order() -> None:
 
 
 def test_item_keys() -> None:
-    assert object_pk("src", "a/b#c.txt") == "OBJ#src#a/b#c.txt"
-    assert object_sk("v1", "dst") == "VER#v1#DST#dst"
-    assert object_sk(None, "dst") == "VER#null#DST#dst"
-    assert incident_pk("src", "dst", "AssumeRoleNotPermitted") == "INC#src#dst#AssumeRoleNotPermitted"
-    assert job_pk("j-1") == "JOB#j-1" and token_pk("t") == "TOKEN#t"
+    assert object_pk("src", "a/b#c.txt") == "O#src#a/b#c.txt"
+    assert object_sk("v1", "dst") == "V#v1#dst"
+    assert object_sk(None, "dst") == "V#null#dst"
+    assert incident_key("src", "dst", "AssumeRoleNotPermitted")["pk"] == "I#src#dst#AssumeRoleNotPermitted"
+    assert job_key("j-1") == {"pk": "J#j-1", "sk": "J"} and token_key("t") == {"pk": "T#t", "sk": "T"}
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["a/b#c.txt", "x" * 1024, "é" * 512, 'comma,quote"new\nline%2B+plus', "#", "V#null#dst"],
+)
+def test_object_keys_round_trip_for_every_s3_key(key: str) -> None:
+    ref = ObjectRef("src", key, None, "dst")
+    assert ref_from_keys(object_pk("src", key), object_sk(None, "dst")) == ref
+    # DynamoDB: partition key at most 2,048 bytes, sort key at most 1,024 bytes
+    assert (
+        len(object_pk("src" * 21, key).encode()) <= 2048
+        and len(object_sk("v" * 32, "d" * 63).encode()) <= 1024
+    )
+    # index keys hold a fixed-size digest, never the S3 key
+    assert len(identity(ref)) == 16
 
 
 def test_shards_are_stable_and_spread_a_storm_evenly() -> None:
     refs = [ObjectRef("src", f"storm/{n:06d}.bin", "v1", "dst") for n in range(16_000)]
-    shards = Counter(shard_of(ref, 16) for ref in refs)
+    shards = Counter(shard_of(identity(ref), 16) for ref in refs)
     assert set(shards) == set(range(16))
     # every shard within 10 % of the mean: no hot partition
     assert max(shards.values()) < 1_100 and min(shards.values()) > 900
     # stable: a known value, independent of PYTHONHASHSEED and process
-    assert shard_of(ObjectRef("src", "k", "v1", "dst"), 16) == shard_of(
-        ObjectRef("other", "k", "v1", "dst"), 16
-    )
-    assert [shard_of(refs[n], 16) for n in range(5)] == [shard_of(refs[n], 16) for n in range(5)]
-    assert shard_of(refs[0], 1) == 0
+    assert identity(ObjectRef("src", "k", "v1", "dst")) == identity(ObjectRef("other", "k", "v1", "dst"))
+    assert identity(ObjectRef("src", "k", "v1", "dst")) == "79fa7388e7a2567f"  # same on every host and run
+    assert shard_of(identity(refs[0]), 1) == 0

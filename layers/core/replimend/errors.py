@@ -14,7 +14,15 @@ class MalformedEventError(ReplimendError):
 
 
 class ConflictError(ReplimendError):
-    """A conditional write lost a race: the item changed since it was read."""
+    """A conditional write lost a race: the item changed since it was read.
+
+    ``current`` is what the store holds now when it said so (DynamoDB's
+    ReturnValuesOnConditionCheckFailure=ALL_OLD), so the caller can re-decide without a read.
+    """
+
+    def __init__(self, message: str, current: object | None = None) -> None:
+        super().__init__(message)
+        self.current = current
 
 
 class NotFoundError(ReplimendError):

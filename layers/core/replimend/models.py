@@ -131,6 +131,11 @@ class FailureRecord:
     job_id: str | None = None
     job_ids: list[str] = field(default_factory=list)
     version: int = 0  # optimistic-lock counter: every conditional write checks and bumps it
+    state_since: datetime | None = None
+    state_by_event: bool = False  # the current state was set by an S3 event (the newest one decides)
+    last_event_id: str | None = None
+    event_ids: frozenset[str] = frozenset()  # events already in this record's history (dedup)
+    history_count: int = 0  # history lines kept on the record itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +152,7 @@ class HistoryEntry:
     job_id: str | None = None
     event_id: str | None = None
     detail: str | None = None
+    failure_reason: str | None = None  # the object's failure reason when this line was written
 
 
 class JobStatus(StrEnum):
