@@ -2,11 +2,11 @@
 
 ``build_pipeline`` wires the three stages from settings exactly as the Lambda handlers do
 (functions/ingest/app.py, functions/remediate/app.py, functions/track_jobs/app.py) and hands back
-three plain callables whose arguments and results are the handlers' own payloads (an SQS message
-body; a pass summary; a job event and a tracking summary). Nothing else in ``cost_bench`` knows a
-replimend module path, so when the modules move (``replimend.remediation.*`` → ``replimend.remediate``
-/ ``replimend.track``, ``replimend.ingest`` a package, builders in ``replimend.wiring``) only the
-imports and the few lines of this function change.
+three plain callables taking the handlers' own inputs (an SQS message body; nothing; a job event)
+and returning the few counts the benchmark checks. Nothing else in ``cost_bench`` knows a
+replimend module path or result shape, so when the modules move (``replimend.remediation.*`` →
+``replimend.remediate`` / ``replimend.track``, ``replimend.ingest`` a package, builders in
+``replimend.wiring``) only the imports and the few lines of this function change.
 
 Every AWS client these builders create comes from boto3's default session: the caller installs its
 meter and emulators there before calling ``build_pipeline``.
@@ -20,13 +20,27 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class PassCounts:
+    pairs: int
+    planned: int
+    marked_in_job: int
+    errors: int
+
+
+@dataclass(frozen=True)
+class TrackCounts:
+    replicated: int
+    errors: int
+
+
+@dataclass(frozen=True)
 class Pipeline:
     #: ingest one SQS message body (what the ingest Lambda does per record)
     ingest: Callable[[str, str], None]
-    #: one remediation pass; returns its summary (what the remediate Lambda returns)
-    remediate: Callable[[], dict[str, Any]]
-    #: one Batch Operations job event (EventBridge); returns the tracking summary
-    track: Callable[[Mapping[str, Any]], dict[str, Any]]
+    #: one remediation pass (what the remediate Lambda does)
+    remediate: Callable[[], PassCounts]
+    #: one Batch Operations job event from EventBridge (what the track_jobs Lambda does)
+    track: Callable[[Mapping[str, Any]], TrackCounts]
     #: MAX_OBJECTS_PER_JOB as the settings resolved it
     max_objects_per_job: int
 
@@ -47,10 +61,17 @@ def build_pipeline(environment: Mapping[str, str]) -> Pipeline:
     def ingest(body: str, message_id: str) -> None:
         ingest_message(body, ledger, message_id=message_id)
 
-    def remediate() -> dict[str, Any]:
-        return dict(remediation.run().to_dict())
+    def remediate() -> PassCounts:
+        result = remediation.run()
+        return PassCounts(
+            pairs=len(result.pairs),
+            planned=result.total("planned"),
+            marked_in_job=result.total("marked_in_job"),
+            errors=sum(len(pair.errors) for pair in result.pairs) + int(result.truncated is not None),
+        )
 
-    def track(event: Mapping[str, Any]) -> dict[str, Any]:
-        return dict(tracker.handle_event(event).to_dict())
+    def track(event: Mapping[str, Any]) -> TrackCounts:
+        result = tracker.handle_event(event)
+        return TrackCounts(replicated=result.total("replicated"), errors=len(result.errors))
 
     return Pipeline(ingest, remediate, track, settings.max_objects_per_job)

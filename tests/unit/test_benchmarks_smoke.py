@@ -11,7 +11,7 @@ import pytest
 
 from benchmarks import run as bench_run
 from benchmarks.cost import lifecycle_usd
-from benchmarks.cost_bench import COST_KEYS, run_cost
+from benchmarks.cost_bench import COST_KEYS, merge_into, run_cost
 from benchmarks.remediation_bench import (
     put_source_objects,
     recorded_items,
@@ -145,3 +145,20 @@ def test_cost_benchmark_measures_the_lifecycle_against_a_lower_floor() -> None:
     assert set(per_failure["by_phase"]) == {"ingest", "remediate", "track"}
     assert "table" in per_failure["by_index_wru"]
     assert sum(per_failure["by_index_wru"].values()) == pytest.approx(cost["wru_per_failure"], abs=0.01)
+
+
+def test_a_cost_run_merges_into_the_results_document(bench: tuple[dict[str, Any], Path]) -> None:
+    results, directory = bench
+    # Given the document make bench wrote, with an old estimate in it
+    path = directory / "results.json"
+    document = json.loads(path.read_text())
+    document["cost_per_10000_failures_usd"] = {"total_usd": 0.3}
+    path.write_text(json.dumps(document))
+    # When a cost run is merged into it
+    merge_into(path, {**results["cost"], "wru_per_failure": 12.5})
+    # Then the cost block replaces the estimate, the rest is kept, and the summary says it
+    merged = json.loads(path.read_text())
+    assert merged["cost"]["wru_per_failure"] == 12.5
+    assert "cost_per_10000_failures_usd" not in merged
+    assert merged["parse"] == results["parse"]
+    assert "**12.5 WRU + " in (directory / "summary.md").read_text()
