@@ -75,7 +75,9 @@ _NARROWING = (
     "AttributesToGet",
     "QueryFilter",
     "ScanFilter",
+    "ReturnConsumedCapacity",
 )
+_SINGLE_READS = ("GetItem", "BatchGetItem", "TransactGetItems")
 
 
 # --------------------------------------------------------------------------- sizes
@@ -378,6 +380,10 @@ class DynamoDBMeter:
         }
 
     # ---- hooks --------------------------------------------------------------------------
+    def _count_unbilled(self, name: str) -> None:
+        with self._lock:
+            self.unbilled[name] += 1
+
     def _shape(self, table: str, region: str) -> TableShape:
         key = (table, region)
         if key not in self._shapes:
@@ -387,18 +393,18 @@ class DynamoDBMeter:
     def _before(self, event_name: str, params: Mapping[str, Any], context: dict[str, Any], **_: Any) -> None:
         operation = event_name.rsplit(".", 1)[-1]
         if operation not in _WRITES and operation not in _READS:
-            self.unbilled[operation] += 1
+            self._count_unbilled(operation)
             return
         region = str(context.get("client_region") or "us-east-1")
         body = params.get("body") or b"{}"
         request = json.loads(body.decode() if isinstance(body, bytes | bytearray) else body)
-        writes = list(self._writes_of(operation, request, region))
-        before = [self.tables.get(w.table, region, w.key) for w in writes]
-        reads = (
-            self._bill_reads(operation, request, region)
-            if operation in _READS and operation != "Query"
-            else Tally()
-        )
+        try:
+            writes = list(self._writes_of(operation, request, region))
+            before = [self.tables.get(w.table, region, w.key) for w in writes]
+            reads = self._bill_reads(operation, request, region) if operation in _SINGLE_READS else Tally()
+        except Exception:  # no such table, a malformed key: DynamoDB rejects the request, unbilled
+            self._count_unbilled(f"{operation} (error)")
+            return
         context[_CONTEXT_KEY] = _Pending(operation, region, request, writes, before, reads)
 
     def _after(self, http_response: Any, context: dict[str, Any], **_: Any) -> None:
@@ -409,7 +415,7 @@ class DynamoDBMeter:
         condition_failed = failed and _is_condition_failure(http_response)
         tally = Tally(requests=1, failed_conditions=int(condition_failed))
         if failed and not condition_failed:
-            self.unbilled[f"{pending.operation} (error)"] += 1  # rejected requests are not billed
+            self._count_unbilled(f"{pending.operation} (error)")  # rejected requests are not billed
         elif pending.operation in ("Query", "Scan"):
             tally.add(self._bill_scan_like(pending, http_response))
         else:
@@ -499,9 +505,7 @@ class DynamoDBMeter:
     def _replay_unnarrowed(self, pending: _Pending) -> list[Item]:
         """The items a Query/Scan page read: the same page without filter or projection, sent by an
         unmetered client to the same moto backend (read-only)."""
-        request = {
-            k: v for k, v in pending.request.items() if k not in _NARROWING and k != "ReturnConsumedCapacity"
-        }
+        request = {k: v for k, v in pending.request.items() if k not in _NARROWING}
         used = set(re.findall(r"[#:][A-Za-z0-9_]+", str(request.get("KeyConditionExpression", ""))))
         if "ExpressionAttributeNames" in request:
             names = {k: v for k, v in request["ExpressionAttributeNames"].items() if k in used}

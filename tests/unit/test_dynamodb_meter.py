@@ -288,12 +288,14 @@ def test_the_meter_reports_by_request_type_phase_and_index(ddb: Any) -> None:
     with meter.phase("read"):
         client.get_item(TableName=TABLE, Key={"pk": s("a"), "sk": s("1")})
     client.describe_table(TableName=TABLE)
+    with pytest.raises(client.exceptions.ResourceNotFoundException):  # the meter stays out of the way
+        client.put_item(TableName="no-such-table", Item={"pk": s("a"), "sk": s("1")})
     report = meter.report()
     assert report["by_index_wru"] == {"table": 1, "Due": 1}
     assert report["by_request_type"]["PutItem"]["wru"] == 2
     assert report["by_request_type"]["GetItem"]["rru"] == 0.5
     assert set(report["by_phase"]) == {"load", "read"}
-    assert report["unbilled_calls"] == {"DescribeTable": 1}
+    assert report["unbilled_calls"] == {"DescribeTable": 1, "PutItem (error)": 1}
     assert report["total"] == {
         "requests": 2,
         "wru": 2,
