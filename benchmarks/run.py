@@ -5,7 +5,8 @@
 Environment: BENCH_FAILURES (remediation sizes, default "1000,10000"), BENCH_SPLIT ("failures:limit"
 for the job-splitting run, default "10000:2500"; "0" skips it), BENCH_MESSAGES (ingest messages per
 workload, default 500), BENCH_PARSE_MESSAGES (default 20000), BENCH_SEEDING ("batch" or
-"record_event"). Nothing reaches AWS: fake credentials, moto in-process, CreateJob answered by a hook.
+"record_event"), BENCH_COST_FAILURES (failures of the DynamoDB cost lifecycle, default 1000).
+Nothing reaches AWS: fake credentials, moto in-process, CreateJob answered by a hook.
 """
 
 from __future__ import annotations
@@ -58,8 +59,9 @@ def run_all(
     failure_counts: list[int],
     split: tuple[int, int] | None,
     seeding: str,
+    cost_failures: int = 1000,
 ) -> dict[str, Any]:
-    from benchmarks.cost import cost_per_10000_failures
+    from benchmarks.cost_bench import run_cost
     from benchmarks.ingest_bench import run_ingest
     from benchmarks.parse_bench import run_parse
     from benchmarks.remediation_bench import run_remediation
@@ -82,16 +84,14 @@ def run_all(
             split[0], max_objects_per_job=split[1], seeding=seeding
         )
     results["scaling_ratio"] = scaling(remediation)
-    storm = next(w for w in results["ingest"]["workloads"] if w["workload"] == "failure_storm")
-    largest = max(remediation, key=lambda run: run["failures"])
-    results["cost_per_10000_failures_usd"] = cost_per_10000_failures(
-        ingest_calls_per_event=storm["passes"][0]["calls_per_event"],
-        remediation_calls=largest["calls"],
-        remediation_failures=largest["failures"],
-        max_objects_per_job=largest["max_objects_per_job"],
-    )
-    results["ok"] = all(run["ok"] for run in remediation) and results.get("remediation_split", {}).get(
-        "ok", True
+    _log(f"DynamoDB cost of a failure's lifecycle: {cost_failures} failures, and the floor")
+    results["cost"] = run_cost(cost_failures)
+    cost = results["cost"]
+    _log(f"  {cost['wru_per_failure']} WRU/failure (floor {cost['floor_wru_per_failure']})")
+    results["ok"] = (
+        all(run["ok"] for run in remediation)
+        and results.get("remediation_split", {}).get("ok", True)
+        and results["cost"]["ok"]
     )
     results["wall_seconds"] = round(time.perf_counter() - started, 1)
     return results
@@ -188,20 +188,50 @@ def summary_markdown(results: dict[str, Any]) -> str:
             "Seeding mode `batch`: Ledger.record_event computed every item, written with BatchWriteItem "
             "(skips only the always-true put conditions; the pass itself is unchanged)."
         )
-    cost = results["cost_per_10000_failures_usd"]
     lines += [
         "",
-        "## Cost per 10,000 failures (ingest + one remediation pass)",
-        "",
-        *(f"- {name}: ${value}" for name, value in cost["usd"].items()),
-        f"- **total: ${cost['total_usd']}** ({cost['quantities']})",
-        f"- {cost['price_source']}",
-        *(f"- assumption: {text}" for text in cost["assumptions"]),
+        *cost_markdown(results["cost"]),
         "",
         f"All invariants held: {results['ok']}. Wall time {results['wall_seconds']} s.",
         "",
     ]
     return "\n".join(lines)
+
+
+def cost_markdown(cost: dict[str, Any]) -> list[str]:
+    """The DynamoDB cost section: the lifecycle against the floor, and where the units go."""
+    per_failure = cost["breakdown"]["per_failure"]
+    floor = cost["breakdown"]["floor_per_failure"]
+    lines = [
+        f"## DynamoDB cost of one failure's lifecycle ({cost['failures']:,} failures: ingest, one pass, "
+        "the job's report tracked to REPLICATED)",
+        "",
+        f"**{cost['wru_per_failure']} WRU + {cost['rru_per_failure']} RRU per failure against a floor of "
+        f"{cost['floor_wru_per_failure']} WRU ({cost['wru_ratio']}x)**; "
+        f"${cost['usd_per_million_failures']:,} per million failures against "
+        f"${cost['floor_usd_per_million_failures']:,} "
+        f"({cost['usd_ratio']}x, Batch Operations included); {cost['bytes_stored_per_failure']:,} bytes "
+        f"stored per failure (floor {cost['floor_bytes_stored_per_failure']:,}).",
+        "",
+        "| per failure | WRU | of which table | indexes | RRU | requests |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, groups in (("phase", per_failure["by_phase"]), ("request", per_failure["by_request_type"])):
+        for name, tally in groups.items():
+            lines.append(
+                f"| {label} {name} | {tally['wru']} | {tally['wru_table']} | {tally['wru_indexes']} "
+                f"| {tally['rru']} | {tally['requests']} |"
+            )
+    lines += [
+        f"| floor | {floor['by_phase']['floor']['wru']} | {floor['by_phase']['floor']['wru_table']} "
+        f"| {floor['by_phase']['floor']['wru_indexes']} | {floor['by_phase']['floor']['rru']} "
+        f"| {floor['by_phase']['floor']['requests']} |",
+        "",
+        f"WRU per failure by index: `{json.dumps(per_failure['by_index_wru'])}`. "
+        "Billed by benchmarks/dynamodb_meter.py (item sizes, table and index writes, reads before "
+        f"filters; AWS doc pages cited there). {cost['price_source']}.",
+    ]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -224,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         failure_counts=failure_counts,
         split=_split_from_environment(),
         seeding=seeding,
+        cost_failures=_int_env("BENCH_COST_FAILURES", 1000) or 1,
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1, sort_keys=False) + "\n", encoding="utf-8")

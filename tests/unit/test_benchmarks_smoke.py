@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from benchmarks import run as bench_run
-from benchmarks.cost import cost_per_10000_failures
+from benchmarks.cost import lifecycle_usd
+from benchmarks.cost_bench import COST_KEYS, merge_into, run_cost
 from benchmarks.remediation_bench import (
     put_source_objects,
     recorded_items,
@@ -30,6 +31,7 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, 
         env.setenv("BENCH_SPLIT", "12:5")
         env.setenv("BENCH_MESSAGES", str(STORM_EVENTS))
         env.setenv("BENCH_PARSE_MESSAGES", "50")
+        env.setenv("BENCH_COST_FAILURES", "5")
         # When `make bench` runs (small)
         assert bench_run.main(["--out", str(out)]) == 0
     yield json.loads(out.read_text()), out.parent
@@ -43,11 +45,13 @@ def test_results_and_summary_are_written(bench: tuple[dict[str, Any], Path]) -> 
         "ingest",
         "remediation",
         "scaling_ratio",
-        "cost_per_10000_failures_usd",
+        "cost",
     }
     assert results["machine"]["cpu_count"] >= 1
     assert results["ok"] is True
-    assert "# replimend benchmarks" in (directory / "summary.md").read_text()
+    summary = (directory / "summary.md").read_text()
+    assert "# replimend benchmarks" in summary
+    assert "DynamoDB cost of one failure's lifecycle" in summary
 
 
 def test_parse_counts_every_event_of_the_mix(bench: tuple[dict[str, Any], Path]) -> None:
@@ -118,14 +122,43 @@ def test_batch_seeding_writes_exactly_the_items_record_event_writes() -> None:
     assert sorted(recorded, key=lambda item: (item["pk"], item["sk"])) == written
 
 
-def test_cost_model_prices_one_job_and_the_measured_calls() -> None:
-    cost = cost_per_10000_failures(
-        ingest_calls_per_event={"dynamodb.GetItem": 1, "dynamodb.PutItem": 3},
-        remediation_calls={"s3.HeadObject": 1000, "dynamodb.PutItem": 2000, "dynamodb.GetItem": 1000},
-        remediation_failures=1000,
-        max_objects_per_job=1_000_000,
-    )
-    assert cost["usd"]["batch_operations_jobs"] == 0.25
-    assert cost["usd"]["batch_operations_objects"] == 0.01
-    assert cost["quantities"]["dynamodb_write_request_units"] == 50_000
-    assert cost["usd"]["s3_head_and_get_requests"] == pytest.approx(0.004)
+def test_cost_model_prices_units_and_one_job_per_million_objects() -> None:
+    usd = lifecycle_usd(wru_per_failure=4, rru_per_failure=2, max_objects_per_job=1_000_000)
+    assert usd == {"dynamodb_writes": 2.5, "dynamodb_reads": 0.25, "batch_operations": 1.25, "total": 4.0}
+    split = lifecycle_usd(wru_per_failure=0, rru_per_failure=0, max_objects_per_job=250_000)
+    assert split["batch_operations"] == 4 * 0.25 + 1.00
+
+
+def test_cost_benchmark_measures_the_lifecycle_against_a_lower_floor() -> None:
+    # When 50 failures go through ingest, one pass and the tracked report, then the floor
+    cost = run_cost(50)
+    # Then every figure is there, the lifecycle held, and the floor is below the measured cost
+    assert set(cost) >= {"failures", *COST_KEYS, "breakdown", "price_source"}
+    assert cost["failures"] == 50
+    assert cost["ok"], cost["invariants"]
+    assert cost["floor_wru_per_failure"] == 4  # put (+ due index) and update (- due index)
+    assert 0 < cost["floor_wru_per_failure"] <= cost["wru_per_failure"]
+    assert cost["floor_usd_per_million_failures"] <= cost["usd_per_million_failures"]
+    assert cost["wru_ratio"] >= 1 and cost["usd_ratio"] >= 1
+    assert cost["bytes_stored_per_failure"] > cost["floor_bytes_stored_per_failure"] > 0
+    per_failure = cost["breakdown"]["per_failure"]
+    assert set(per_failure["by_phase"]) == {"ingest", "remediate", "track"}
+    assert "table" in per_failure["by_index_wru"]
+    assert sum(per_failure["by_index_wru"].values()) == pytest.approx(cost["wru_per_failure"], abs=0.01)
+
+
+def test_a_cost_run_merges_into_the_results_document(bench: tuple[dict[str, Any], Path]) -> None:
+    results, directory = bench
+    # Given the document make bench wrote, with an old estimate in it
+    path = directory / "results.json"
+    document = json.loads(path.read_text())
+    document["cost_per_10000_failures_usd"] = {"total_usd": 0.3}
+    path.write_text(json.dumps(document))
+    # When a cost run is merged into it
+    merge_into(path, {**results["cost"], "wru_per_failure": 12.5})
+    # Then the cost block replaces the estimate, the rest is kept, and the summary says it
+    merged = json.loads(path.read_text())
+    assert merged["cost"]["wru_per_failure"] == 12.5
+    assert "cost_per_10000_failures_usd" not in merged
+    assert merged["parse"] == results["parse"]
+    assert "**12.5 WRU + " in (directory / "summary.md").read_text()
