@@ -46,6 +46,7 @@ REPORTS = "replimend-cost-reports"
 FLOOR_TABLE = "replimend-cost-floor"
 REASON = "DstVersionNotFound"  # action retry: no incident gate, as in remediation_bench
 INDEX_SHARDS = 16  # template.yaml's LedgerIndexShards default
+SQS_BATCH_SIZE = 10  # template.yaml: the FailureQueue event source's BatchSize
 EVENT_TIME = datetime(2024, 9, 5, 21, 4, 32, 527000, tzinfo=UTC)
 #: The status events S3 Batch Operations sends for a job that runs to completion (aws-facts.md §4.3).
 JOB_EVENTS = (("JobCreated", "New"), ("JobStatusChanged", "Preparing"), ("JobStatusChanged", "Active"),
@@ -342,8 +343,9 @@ def run_cost(failures: int = 1000) -> dict[str, Any]:
             with _quiet():
                 pipeline = build_pipeline(pipeline_environment(table.name))
                 with meter.phase("ingest"):
-                    for number, body in enumerate(bodies):
-                        pipeline.ingest(body, f"cost-message-{number:07d}")
+                    messages = [(body, f"cost-message-{n:07d}") for n, body in enumerate(bodies)]
+                    for start in range(0, len(messages), SQS_BATCH_SIZE):
+                        pipeline.ingest(messages[start : start + SQS_BATCH_SIZE])
                 with meter.phase("remediate"):
                     remediation = pipeline.remediate()
                 outcomes = batch.complete(s3)  # S3 Batch Operations' part: not DynamoDB

@@ -35,8 +35,8 @@ class TrackCounts:
 
 @dataclass(frozen=True)
 class Pipeline:
-    #: ingest one SQS message body (what the ingest Lambda does per record)
-    ingest: Callable[[str, str], None]
+    #: ingest one SQS batch of (body, message id) (what one ingest Lambda invocation does)
+    ingest: Callable[[list[tuple[str, str]]], None]
     #: one remediation pass (what the remediate Lambda does)
     remediate: Callable[[], PassCounts]
     #: one Batch Operations job event from EventBridge (what the track_jobs Lambda does)
@@ -58,11 +58,14 @@ def build_pipeline(environment: Mapping[str, str]) -> Pipeline:
     remediation = build_remediation(settings)
     tracker = build_tracker(settings)
 
-    def ingest(body: str, message_id: str) -> None:
-        ingest_message(body, ledger, message_id=message_id)
+    def ingest(batch: list[tuple[str, str]]) -> None:
+        with ledger.batch():  # as functions/ingest/app.py: per-batch writes once at the end
+            for body, message_id in batch:
+                ingest_message(body, ledger, message_id=message_id)
 
     def remediate() -> PassCounts:
-        result = remediation.run()
+        with remediation.ledger.batch():  # type: ignore[attr-defined]
+            result = remediation.run()
         return PassCounts(
             pairs=len(result.pairs),
             planned=result.total("planned"),
@@ -71,7 +74,8 @@ def build_pipeline(environment: Mapping[str, str]) -> Pipeline:
         )
 
     def track(event: Mapping[str, Any]) -> TrackCounts:
-        result = tracker.handle_event(event)
+        with tracker.ledger.batch():
+            result = tracker.handle_event(event)
         return TrackCounts(replicated=result.total("replicated"), errors=len(result.errors))
 
     return Pipeline(ingest, remediate, track, settings.max_objects_per_job)

@@ -23,7 +23,7 @@ PAGE_BYTES = 6_000
 
 
 def hour_of(at: datetime) -> str:
-    return format_time(at)[:13]  # 2024-09-05T21
+    return format_time(at)[:11]  # 20240905T21
 
 
 class ActivityLog:

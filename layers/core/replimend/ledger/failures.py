@@ -6,7 +6,7 @@ names included, and the object item is written at every step of the lifecycle):
   sk  V#<version|null>#<destination>
   st state · sbe set by an event · rsn failure reason · act action · att attempts
   fs first seen · ls/seq/eid newest event (time, sequencer, id) · nx next attempt · job current job
-  rule · reg Region · size · etag · dst_arn (only when not the plain bucket ARN)
+  rule · reg Region · size · dst_arn (only when not the plain bucket ARN)
   h   history lines, oldest first (``history.py``); older lines overflow to ``H#`` items
   oe  ids of events whose lines overflowed (duplicate detection)
   due_pk D#<source>#<destination>#<shard>   due_sk <next attempt>#<digest>   only while FAILED/BLOCKED
@@ -112,7 +112,7 @@ def describe(ref: ObjectRef) -> str:
 
 def record_from_item(item: Item) -> FailureRecord:
     ref = ref_from_keys(str(item["pk"]), str(item["sk"]))
-    history = [lines.decode(ref, text) for text in item.get("h", [])]
+    history = lines.decode_all(ref, [str(t) for t in item.get("h", [])])
     transitions = [entry for entry in history if entry.kind == "transition"]
     event_ids = {entry.event_id for entry in history if entry.kind == "event" and entry.event_id}
     event_ids.update(str(e) for e in item.get("oe", ()))
@@ -231,9 +231,8 @@ class FailureStore:
                     record.state,
                     decision.to_state,
                     actor=actor,
-                    why=classification.failure_reason,
+                    why=None,  # the event line just before says why, and names the reason
                     event_id=event.event_id,
-                    failure_reason=classification.failure_reason,
                 )
             )
             ref = record.ref
@@ -273,8 +272,7 @@ class FailureStore:
                     None,
                     state,
                     actor=actor,
-                    why=classification.failure_reason,
-                    failure_reason=classification.failure_reason,
+                    why=None,  # the event line just before says why, and names the reason
                 ),
             ],
             "exp": self._expiry(state, now),
@@ -341,7 +339,7 @@ class FailureStore:
             actor=actor,
             why=reason,
             job_id=job_id,
-            failure_reason=failure_reason or record.failure_reason,
+            failure_reason=failure_reason if failure_reason != record.failure_reason else None,
             detail=detail,
         )
         sets: dict[str, Any] = {"st": str(to_state), "v": record.version + 1, "sbe": None}
@@ -538,6 +536,7 @@ class FailureStore:
         """Every line of every version and destination of a key, in time order (a line found in
         two items, after a retried overflow, once)."""
         seen: dict[tuple[str | None, str, str], HistoryEntry] = {}
+        reasons: dict[tuple[str | None, str], str | None] = {}  # carried through a ref's items in order
         for item in self.object_items(source_bucket, key):
             sk = str(item["sk"])
             if sk.startswith("E#"):
@@ -547,10 +546,12 @@ class FailureStore:
                 if sk.startswith("H#"):
                     destination = destination.rsplit("#", 1)[0]
                 ref = ObjectRef(source_bucket, key, None if version == NULL_VERSION else version, destination)
-            for text in item.get("h", []):
-                line_key = (ref.version_id, ref.destination_bucket, text)
-                if line_key not in seen:
-                    seen[line_key] = lines.decode(ref, text)
+            texts = [str(t) for t in item.get("h", [])]
+            entries = lines.decode_all(ref, texts, reasons.get((ref.version_id, ref.destination_bucket)))
+            if entries:
+                reasons[(ref.version_id, ref.destination_bucket)] = entries[-1].failure_reason
+            for text, entry in zip(texts, entries, strict=True):
+                seen.setdefault((ref.version_id, ref.destination_bucket, text), entry)
         return sorted(seen.values(), key=lambda entry: (entry.at, entry.kind != "event"))
 
 
@@ -562,13 +563,9 @@ def _newest_event_fields(event: ReplicationEvent, classification: Classification
         "seq": event.sequencer,
         "eid": event.event_id,
     }
-    # Descriptive fields: keep what an earlier event told us when a later one omits them.
-    for name, value in (
-        ("rule", event.rule_id),
-        ("reg", event.region),
-        ("size", event.size),
-        ("etag", event.etag),
-    ):
+    # Descriptive fields: keep what an earlier event told us when a later one omits them. (Not the
+    # ETag: the version id already names the content, and every byte is paid at every write.)
+    for name, value in (("rule", event.rule_id), ("reg", event.region), ("size", event.size)):
         if value is not None:
             fields[name] = value
     return {k: v for k, v in fields.items() if v is not None}

@@ -5,12 +5,16 @@ item is paid at every write of it; readable because it is plain JSON:
   event       [time, "e", actor, event id, event type, failure reason, detail]
   transition  [time, "t", item version, actor, from, to, why, job id, failure reason, event id, detail]
 
+A transition names its failure reason only when it changes it; otherwise the reason is the one of
+the line before (``decode_all`` carries it forward).
+
 A transition line carries the object's version after it, so no two lines are alike and a line
 found in two items (a retried overflow) is recognised as one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime
 from typing import Any
@@ -63,6 +67,18 @@ def transition_line(
             detail,
         ]
     )
+
+
+def decode_all(ref: ObjectRef, texts: list[str], reason: str | None = None) -> list[HistoryEntry]:
+    """Lines of one item in order, each with the failure reason in force when it was written."""
+    entries = []
+    for text in texts:
+        entry = decode(ref, text)
+        if entry.failure_reason is None and entry.kind == "transition":
+            entry = dataclasses.replace(entry, failure_reason=reason)
+        reason = entry.failure_reason or reason
+        entries.append(entry)
+    return entries
 
 
 def decode(ref: ObjectRef, text: str) -> HistoryEntry:

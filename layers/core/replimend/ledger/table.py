@@ -24,8 +24,10 @@ Item = dict[str, Any]
 
 NULL_VERSION = "null"  # how S3 itself names the version of an object written while versioning was off
 NO_DESTINATION = "-"  # events that name no destination (some observe-only events)
-EPOCH_TIME = "1970-01-01T00:00:00.000000Z"  # stands in for a missing eventTime, so keys stay stable
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+EPOCH_TIME = "19700101T000000.000000Z"  # stands in for a missing eventTime, so keys stay stable
+#: ISO 8601 basic format: fixed width (string order is time order) and 4 bytes shorter than the
+#: extended one, which counts — every byte of the object item is paid at every write.
+TIME_FORMAT = "%Y%m%dT%H%M%S.%fZ"
 #: One character above "#": "<time>" + AFTER_TIME bounds every sort key that starts with that time.
 AFTER_TIME = "$"
 PAGE_SIZE = 500
