@@ -64,7 +64,7 @@ MAX_ETAG_CHARS = 1024
 EARLIEST_EVENT_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST_EVENT_TIME = datetime(3000, 1, 1, tzinfo=UTC)
 
-_BUCKET_NAME = re.compile(r"[A-Za-z0-9._-]{1,%d}" % MAX_BUCKET_NAME_CHARS)  # noqa: UP031
+_BUCKET_NAME = re.compile(rf"[A-Za-z0-9._-]{{1,{MAX_BUCKET_NAME_CHARS}}}")
 _HEX = re.compile(r"[0-9A-Fa-f]+")
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
