@@ -213,3 +213,35 @@ def test_command_non_utf8_input_is_an_error_line() -> None:
     assert result.returncode == 1
     [line] = [json.loads(text) for text in result.stdout.decode().splitlines()]
     assert line["error"].startswith("document is not UTF-8 text")
+
+
+@pytest.mark.parametrize(
+    ("replace", "by", "expected"),
+    [
+        ('"size": 520080', '"size": ' + "9" * 5000, "document is not valid JSON: a number has more than"),
+        (
+            '"size": 520080',
+            '"size": 100000000000000000000000000000000000000000',
+            "Records[0]: s3.object.size: ",
+        ),
+        ('"size": 520080', '"size": -5', "Records[0]: s3.object.size: -5 is negative"),
+        ('"replication-object-put-test.png"', '"euro-%E2%82.png"', "Records[0]: s3.object.key: "),
+        ('"replication-object-put-test.png"', '"100%ZZ.png"', "Records[0]: s3.object.key: "),
+    ],
+)
+def test_command_prints_one_error_line_for_hostile_values_never_a_traceback(
+    replace: str, by: str, expected: str
+) -> None:
+    # Given AWS's example event with one hostile value written into its JSON text
+    text = (EVENTS_DIR / "s3-failed-replication.json").read_text()
+    assert replace in text
+    hostile = text.replace(replace, by)
+
+    # When the command reads it
+    result = run_command("-", stdin=hostile.encode())
+
+    # Then it prints exactly one error line and exits 1, with nothing on stderr
+    assert result.returncode == 1, result.stderr
+    [line] = [json.loads(text) for text in result.stdout.decode().splitlines()]
+    assert line["error"].startswith(expected), line
+    assert result.stderr == b""

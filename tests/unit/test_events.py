@@ -582,3 +582,188 @@ def test_event_id_ignores_key_order(extra: dict[str, str]) -> None:
     record = s3_record(extra=extra)
     reordered = dict(reversed(list(record.items())))
     assert event_id_of(record) == event_id_of(reordered)
+
+
+# ---------------------------------------------------------------- hostile input that must not escape
+
+
+def only_error(items: list[ReplicationEvent | UnparseableRecord]) -> UnparseableRecord:
+    [item] = items
+    assert isinstance(item, UnparseableRecord), item
+    return item
+
+
+def test_integer_longer_than_python_reads_is_a_clear_error_not_a_value_error() -> None:
+    # Given a body whose size is an integer of 5,000 digits (json raises ValueError past 4,300)
+    text = json.dumps({"Records": [s3_record()]}).replace('"size": 10', '"size": ' + "9" * 5000)
+
+    # When it is parsed as a document, an SQS message among good ones, and a message body
+    document_error = only_error(parse_document(text))
+    batch = {
+        "Records": [
+            {"messageId": "ok-1", "body": json.dumps({"Records": [s3_record()]})},
+            {"messageId": "bad", "body": text},
+        ]
+    }
+    good, bad = parse_document(batch)
+
+    # Then each names what was wrong, the good message still parses, and the body raises our error
+    assert document_error.error.startswith("document is not valid JSON: a number has more than")
+    assert isinstance(good, ReplicationEvent)
+    assert isinstance(bad, UnparseableRecord)
+    assert bad.error.startswith("body is not valid JSON: a number has more than")
+    assert bad.source == "Records[1] messageId=bad"
+    with pytest.raises(MalformedEventError, match=r"^body is not valid JSON: a number has more than"):
+        parse_message_body(text)
+
+
+def test_huge_integer_in_a_python_document_is_reported_without_crashing() -> None:
+    # Given a Lambda event (already a dict) whose size and an unknown key are huge integers
+    record = s3_record()
+    record["s3"]["object"]["size"] = 10**5000
+    weird: dict[Any, Any] = {10**5000: 1}
+
+    # When they are parsed, Then the errors say what was wrong without printing the number
+    error = only_error(parse_document({"Records": [record]})).error
+    assert error.startswith("Records[0]: s3.object.size: ")
+    assert "integer of 5001 digits" in error
+    assert "integer of 5001 digits" in only_error(parse_document({"Records": [weird]})).error
+
+
+@pytest.mark.parametrize(
+    "size",
+    [
+        53_687_091_200_001,  # one byte more than 10,000 parts of 5 GiB
+        10**38,  # the most DynamoDB's 38 digits can hold exactly, and more than S3 can send
+        10**40,  # would make boto3 raise decimal.Rounded in the ledger
+        -1,
+        True,  # JSON true, not a number
+        1.5,
+        "10",
+    ],
+)
+def test_size_that_no_s3_object_can_have_is_rejected_naming_the_field(size: Any) -> None:
+    record = s3_record()
+    record["s3"]["object"]["size"] = size
+    error = only_error(parse_document({"Records": [record]})).error
+    assert error.startswith("Records[0]: s3.object.size: "), error
+    with pytest.raises(MalformedEventError, match=r"s3\.object\.size"):
+        parse_message_body(json.dumps({"Records": [record]}))
+
+
+@pytest.mark.parametrize("size", [0, 520080, 53_687_091_200_000])
+def test_sizes_s3_can_send_are_kept(size: int) -> None:
+    record = s3_record()
+    record["s3"]["object"]["size"] = size
+    [event] = only_events(parse_document({"Records": [record]}))
+    assert event.size == size
+
+
+@pytest.mark.parametrize(
+    ("encoded", "why"),
+    [
+        ("a%ZZb", "not a %XX escape"),
+        ("a%2", "not a %XX escape"),
+        ("100%", "not a %XX escape"),
+        ("euro-%E2%82", "not UTF-8"),  # truncated €
+        ("%FF%FE", "not UTF-8"),
+        ("%ED%A0%80", "not UTF-8"),  # an encoded UTF-16 surrogate
+    ],
+)
+def test_key_with_a_broken_percent_escape_is_rejected_not_decoded_to_replacement_chars(
+    encoded: str, why: str
+) -> None:
+    record = s3_record()
+    record["s3"]["object"]["key"] = encoded
+    error = only_error(parse_document({"Records": [record]})).error
+    assert error.startswith("Records[0]: s3.object.key: "), error
+    assert why in error
+    assert "\ufffd" not in error
+
+
+def test_key_longer_than_s3_allows_is_rejected() -> None:
+    # S3 keys are at most 1,024 bytes of UTF-8: 342 three-byte characters are 1,026
+    record = s3_record()
+    record["s3"]["object"]["key"] = quote_plus("€" * 342)
+    assert "1024 bytes" in only_error(parse_document({"Records": [record]})).error
+    record["s3"]["object"]["key"] = quote_plus("€" * 341 + "a")
+    [event] = only_events(parse_document({"Records": [record]}))
+    assert len(event.key.encode()) == 1024  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda r: r["s3"]["object"].update(versionId="v" * 1025), "s3.object.versionId: "),
+        (lambda r: r["s3"]["object"].update(sequencer="0" * 257), "s3.object.sequencer: "),
+        (lambda r: r["s3"]["object"].update(sequencer="not-hex"), "s3.object.sequencer: "),
+        (lambda r: r["s3"]["object"].update(eTag="e" * 1025), "s3.object.eTag: "),
+        (lambda r: r["s3"]["bucket"].update(name="b" * 256), "s3.bucket.name: "),
+        (lambda r: r["s3"]["bucket"].update(name="a#b"), "s3.bucket.name: "),
+        (lambda r: r.update(awsRegion="r" * 65), "awsRegion: "),
+        (lambda r: r.update(eventName="E" * 257), "eventName: "),
+        (
+            lambda r: r["replicationEventData"].update(failureReason="X" * 257),
+            "replicationEventData.failureReason: ",
+        ),
+        (
+            lambda r: r["replicationEventData"].update(replicationRuleId="r" * 256),
+            "replicationEventData.replicationRuleId: ",
+        ),
+        (
+            lambda r: r["replicationEventData"].update(destinationBucket="arn:aws:s3:::" + "d" * 256),
+            "replicationEventData.destinationBucket",
+        ),
+        (lambda r: r["s3"]["object"].update(key="a\ud800b"), "s3.object.key: "),
+        (lambda r: r["s3"]["object"].update(versionId="\udfff"), "s3.object.versionId: "),
+        (lambda r: r["s3"]["bucket"].update(name="\ud800"), "s3.bucket.name: "),
+        (lambda r: r["replicationEventData"].update(failureReason="\ud800"), "replicationEventData."),
+        (lambda r: r.update(eventTime="9999-12-31T23:59:59-23:00"), "eventTime: "),
+        (lambda r: r.update(eventTime="0001-01-01T00:00:00+23:00"), "eventTime: "),
+        (lambda r: r.update(eventTime="9999-12-31T00:00:00Z"), "eventTime: "),
+    ],
+)
+def test_values_that_would_break_the_ledger_are_rejected_naming_the_field(mutate: Any, expected: str) -> None:
+    # Given a record with one value DynamoDB (or the ledger's keys and times) cannot take
+    record = s3_record()
+    mutate(record)
+
+    # When it is parsed, Then it is one clear error naming the field
+    error = only_error(parse_document({"Records": [record]})).error
+    assert error.startswith("Records[0]: " + expected), error
+
+
+def test_empty_optional_strings_become_none_so_no_empty_key_attribute_is_written() -> None:
+    record = s3_record(awsRegion="")
+    record["s3"]["object"].update(versionId="", sequencer="", eTag="")
+    record["replicationEventData"].update(failureReason="", replicationRuleId="", s3Operation="")
+    [event] = only_events(parse_document({"Records": [record]}))
+    assert (event.version_id, event.sequencer, event.etag, event.region) == (None, None, None, None)
+    assert (event.failure_reason, event.rule_id, event.s3_operation) == (None, None, None)
+
+
+def test_event_time_is_normalised_to_utc() -> None:
+    [event] = only_events(parse_document({"Records": [s3_record(eventTime="2024-09-05T23:04:32+02:00")]}))
+    assert event.event_time == datetime(2024, 9, 5, 21, 4, 32, tzinfo=UTC)
+    assert event.event_time.tzinfo is UTC  # type: ignore[union-attr]
+
+
+def test_lone_surrogate_in_a_test_event_bucket_is_rejected() -> None:
+    [item] = parse_document(
+        {"Event": "s3:TestEvent", "Bucket": "\ud800", "Time": "9999-12-31T23:59:59-23:00"}
+    )
+    assert isinstance(item, UnparseableRecord)
+    assert "Bucket" in item.error
+
+
+def test_out_of_range_test_event_time_is_dropped_like_an_unreadable_one() -> None:
+    [event] = only_events(
+        parse_document({"Event": "s3:TestEvent", "Bucket": "b", "Time": "9999-12-31T23:59:59-23:00"})
+    )
+    assert event.event_time is None
+
+
+def test_long_message_ids_are_clipped_in_the_error_source() -> None:
+    [item] = parse_document({"Records": [{"messageId": "m" * 10_000, "body": "{"}]})
+    assert isinstance(item, UnparseableRecord)
+    assert len(item.source) < 200

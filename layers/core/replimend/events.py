@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
+import sys
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.parser import BaseModel, Field, ValidationError, field_validator, parse
-from pydantic import ConfigDict, NonNegativeInt
+from pydantic import ConfigDict, StrictInt
 
 from replimend.errors import MalformedEventError
 from replimend.models import TEST_EVENT, ReplicationEvent, UnparseableRecord
@@ -32,6 +35,39 @@ MAX_NESTING_DEPTH = 32
 _MAX_ERRORS_PER_RECORD = 3
 _MAX_VALUE_CHARS = 60
 
+# What S3 can send, so that nothing DynamoDB (or the ledger's keys and times) cannot take gets past the
+# edge. A value outside these bounds is not an S3 event: the record is rejected with the field named.
+#: The largest S3 object: "objects can range in size from zero to 50 TB"; the real ceiling is the
+#: multipart one, 10,000 parts of at most 5 GiB (48.8 TiB). Far below DynamoDB's 38 digits.
+#: https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingObjects.html
+MAX_OBJECT_SIZE = 10_000 * 5 * 1024**3
+#: "The object key name is a sequence of Unicode characters with UTF-8 encoding of up to 1,024 bytes".
+#: https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html
+MAX_KEY_BYTES = 1024
+#: Version IDs are "Unicode, UTF-8 encoded, URL-ready, opaque strings that are no more than 1,024
+#: bytes long". https://docs.aws.amazon.com/AmazonS3/latest/userguide/versioning-workflows.html
+MAX_VERSION_ID_BYTES = 1024
+#: Legacy us-east-1 bucket names may have up to 255 characters, upper case and underscores (today's
+#: rules are stricter). https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
+MAX_BUCKET_NAME_CHARS = 255
+#: A replication rule's ID "cannot be longer than 255 characters" (PutBucketReplication, ReplicationRule.ID).
+MAX_RULE_ID_CHARS = 255
+#: The sequencer is "a string representation of a hexadecimal value" (notification-content-structure);
+#: its length is undocumented (AWS's examples have 18 digits): 256 is our own generous bound.
+MAX_SEQUENCER_CHARS = 256
+#: Our own bounds for the other strings (codes, names, times, ETags): far above anything S3 sends,
+#: far below what would bloat a ledger item or an index key.
+MAX_CODE_CHARS = 256
+MAX_REGION_CHARS = 64
+MAX_ETAG_CHARS = 1024
+#: Event times outside these years are not S3's, and would overflow the ledger's UTC and TTL arithmetic.
+EARLIEST_EVENT_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_EVENT_TIME = datetime(3000, 1, 1, tzinfo=UTC)
+
+_BUCKET_NAME = re.compile(rf"[A-Za-z0-9._-]{{1,{MAX_BUCKET_NAME_CHARS}}}")
+_HEX = re.compile(r"[0-9A-Fa-f]+")
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
 
 # --------------------------------------------------------------------------- edge models
 
@@ -39,18 +75,64 @@ _MAX_VALUE_CHARS = 60
 class _EdgeModel(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _unicode_text(cls, value: Any) -> Any:
+        # JSON's "\ud800" escapes give lone surrogates, which no UTF-8 encoder (boto3's) accepts.
+        if isinstance(value, str):
+            _check_unicode(value)
+        return value
+
 
 class S3BucketModel(_EdgeModel):
     name: str = Field(min_length=1)
     arn: str | None = None
 
+    @field_validator("name")
+    @classmethod
+    def _bucket_name(cls, value: str) -> str:
+        check_bucket_name(value)
+        return value
+
 
 class S3ObjectModel(_EdgeModel):
-    key: str = Field(min_length=1)  # form-URL-encoded, as S3 sends it
-    size: NonNegativeInt | None = None
-    eTag: str | None = None
+    key: str = Field(min_length=1)  # form-URL-encoded as S3 sends it; decoded by the validator
+    size: StrictInt | None = None
+    eTag: str | None = Field(default=None, max_length=MAX_ETAG_CHARS)
     versionId: str | None = None
     sequencer: str | None = None
+
+    @field_validator("key")
+    @classmethod
+    def _decoded_key(cls, value: str) -> str:
+        return decode_event_key(value)
+
+    @field_validator("size")
+    @classmethod
+    def _object_size(cls, value: int | None) -> int | None:
+        if value is not None and not 0 <= value <= MAX_OBJECT_SIZE:
+            shown = _show_number(value)
+            if value < 0:
+                raise ValueError(f"{shown} is negative")
+            raise ValueError(f"{shown} is larger than the largest S3 object ({MAX_OBJECT_SIZE} bytes)")
+        return value
+
+    @field_validator("versionId")
+    @classmethod
+    def _version_id(cls, value: str | None) -> str | None:
+        if value and len(value.encode("utf-8")) > MAX_VERSION_ID_BYTES:
+            raise ValueError(f"is longer than S3's {MAX_VERSION_ID_BYTES} bytes")
+        return value
+
+    @field_validator("sequencer")
+    @classmethod
+    def _sequencer(cls, value: str | None) -> str | None:
+        if value:
+            if len(value) > MAX_SEQUENCER_CHARS:
+                raise ValueError(f"is longer than {MAX_SEQUENCER_CHARS} characters")
+            if not _HEX.fullmatch(value):
+                raise ValueError(f"{_clip(value)!r} is not a hexadecimal value")
+        return value
 
 
 class S3EntityModel(_EdgeModel):
@@ -61,13 +143,13 @@ class S3EntityModel(_EdgeModel):
 class ReplicationEventDataModel(_EdgeModel):
     """The seven string fields the AWS SDK parsers define; S3 documents each as optional."""
 
-    replicationRuleId: str | None = None
+    replicationRuleId: str | None = Field(default=None, max_length=MAX_RULE_ID_CHARS)
     destinationBucket: str | None = None
-    s3Operation: str | None = None
-    requestTime: str | None = None
-    failureReason: str | None = None
-    threshold: str | None = None
-    replicationTime: str | None = None
+    s3Operation: str | None = Field(default=None, max_length=MAX_CODE_CHARS)
+    requestTime: str | None = Field(default=None, max_length=MAX_CODE_CHARS)
+    failureReason: str | None = Field(default=None, max_length=MAX_CODE_CHARS)
+    threshold: str | None = Field(default=None, max_length=MAX_CODE_CHARS)
+    replicationTime: str | None = Field(default=None, max_length=MAX_CODE_CHARS)
 
     @field_validator("destinationBucket")
     @classmethod
@@ -82,11 +164,16 @@ class S3EventRecordModel(_EdgeModel):
 
     eventVersion: str | None = None
     eventSource: str | None = None
-    awsRegion: str | None = None
+    awsRegion: str | None = Field(default=None, max_length=MAX_REGION_CHARS)
     eventTime: datetime | None = None
-    eventName: str = Field(min_length=1)
+    eventName: str = Field(min_length=1, max_length=MAX_CODE_CHARS)
     s3: S3EntityModel
     replicationEventData: ReplicationEventDataModel | None = None
+
+    @field_validator("eventTime")
+    @classmethod
+    def _utc_event_time(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else to_utc_event_time(value)
 
 
 class S3TestEventModel(_EdgeModel):
@@ -187,9 +274,55 @@ def split_bucket_arn(value: str) -> tuple[str, str | None]:
         arn: str | None = value
     else:
         name, arn = value, None
-    if not name or any(ch in name for ch in "/: \t\r\n"):
+    if not _BUCKET_NAME.fullmatch(name):
         raise ValueError(f"not an S3 bucket ARN or bucket name: {_clip(value)!r}")
     return name, arn
+
+
+def check_bucket_name(name: str) -> None:
+    """Raise ``ValueError`` unless ``name`` could be an S3 bucket name (legacy names included)."""
+    if not _BUCKET_NAME.fullmatch(name):
+        raise ValueError(
+            f"{_clip(name)!r} is not an S3 bucket name "
+            f"(1 to {MAX_BUCKET_NAME_CHARS} letters, digits, '.', '-' or '_')"
+        )
+
+
+def decode_event_key(encoded: str) -> str:
+    """An event's object key, decoded strictly: S3 form-URL-encodes keys (a space is ``+``, ``%`` is ``%25``).
+
+    Raises ``ValueError`` for a ``%`` that starts no ``%XX`` escape, escapes that are not UTF-8, and a key
+    longer than S3 allows, rather than guessing (``unquote_plus`` alone turns them into U+FFFD).
+    """
+    bad = _BAD_PERCENT.search(encoded)
+    if bad:
+        found = encoded[bad.start() : bad.start() + 3]
+        raise ValueError(
+            f"{_clip(found)!r} at character {bad.start()} is not a %XX escape (S3 sends a literal % as %25)"
+        )
+    try:
+        key = unquote_plus(encoded, errors="strict")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"its %XX escapes are not UTF-8 ({exc.reason})") from None
+    _check_unicode(key)
+    size = len(key.encode("utf-8"))
+    if size > MAX_KEY_BYTES:
+        raise ValueError(f"decodes to {size} bytes; S3 keys are at most {MAX_KEY_BYTES} bytes")
+    return key
+
+
+def to_utc_event_time(value: datetime) -> datetime:
+    """``value`` in UTC (naive is taken as UTC); ``ValueError`` outside the years S3 events can have."""
+    try:
+        utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{value.isoformat()} is out of range") from None
+    if not EARLIEST_EVENT_TIME <= utc < LATEST_EVENT_TIME:
+        raise ValueError(
+            f"{value.isoformat()} is not an S3 event time "
+            f"(years {EARLIEST_EVENT_TIME.year} to {LATEST_EVENT_TIME.year - 1})"
+        )
+    return utc
 
 
 def event_id_of(record: Any) -> str:
@@ -228,7 +361,7 @@ def _parse_sqs_record(record: dict[str, Any], where: str) -> list[ReplicationEve
         message = parse(event=record, model=SqsMessageModel)
     except ValidationError as exc:
         return [UnparseableRecord(error=f"{where}: {_validation_message(exc)}", source=where)]
-    source = f"{where} messageId={message.messageId}" if message.messageId else where
+    source = f"{where} messageId={_clip(message.messageId)}" if message.messageId else where
     try:
         loaded = _load_json(message.body, "body")
     except MalformedEventError as exc:
@@ -248,7 +381,7 @@ def _parse_sns_lambda_record(
     except ValidationError as exc:
         return [UnparseableRecord(error=f"{where}: {_validation_message(exc)}", source=where)]
     message_id = sns_record.Sns.MessageId
-    source = f"{where} MessageId={message_id}" if message_id else where
+    source = f"{where} MessageId={_clip(message_id)}" if message_id else where
     return _parse_s3_message(sns_record.Sns.Message, where="Sns.Message", source=source)
 
 
@@ -267,7 +400,7 @@ def _parse_payload(
                 )
             ]
         if envelope.MessageId and source == where:
-            source = f"{where} MessageId={envelope.MessageId}"
+            source = f"{where} MessageId={_clip(envelope.MessageId)}"
         return _parse_s3_message(envelope.Message, where=f"{where}.Message", source=source)
     return _parse_s3_payload(payload, where=where, source=source)
 
@@ -341,7 +474,7 @@ def _parse_s3_record(
         event_type=_normalise_event_name(model.eventName),
         event_id=event_id,
         source_bucket=model.s3.bucket.name,
-        key=unquote_plus(s3_object.key),
+        key=s3_object.key,
         version_id=s3_object.versionId or None,
         sequencer=s3_object.sequencer or None,
         size=s3_object.size,
@@ -350,12 +483,12 @@ def _parse_s3_record(
         event_time=model.eventTime,
         destination_bucket_arn=destination_arn,
         destination_bucket=destination_name,
-        rule_id=data.replicationRuleId,
+        rule_id=data.replicationRuleId or None,
         failure_reason=data.failureReason or None,
-        s3_operation=data.s3Operation,
-        request_time=data.requestTime,
-        threshold=data.threshold,
-        replication_time=data.replicationTime,
+        s3_operation=data.s3Operation or None,
+        request_time=data.requestTime or None,
+        threshold=data.threshold or None,
+        replication_time=data.replicationTime or None,
     )
 
 
@@ -408,6 +541,11 @@ def _load_json(value: Any, where: str) -> Any:
             ) from None
         except RecursionError:
             raise MalformedEventError(f"{where} is nested too deeply") from None
+        except ValueError:
+            # json turns an integer of more digits than int() may read into a plain ValueError.
+            raise MalformedEventError(
+                f"{where} is not valid JSON: a number has more than {sys.get_int_max_str_digits()} digits"
+            ) from None
     if _nesting_exceeds(value, MAX_NESTING_DEPTH):
         raise MalformedEventError(f"{where} is nested more than {MAX_NESTING_DEPTH} levels deep")
     return value
@@ -440,7 +578,7 @@ def _parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return to_utc_event_time(datetime.fromisoformat(value.replace("Z", "+00:00")))
     except ValueError:
         return None
 
@@ -458,7 +596,7 @@ def _validation_message(exc: ValidationError) -> str:
         if error.get("type") == "value_error":
             pass  # our validators already name the offending value
         elif "input" in error and not isinstance(error["input"], dict | list):
-            message += f" (got {_clip(repr(error['input']))})"
+            message += f" (got {_clip(_show(error['input']))})"
         elif "input" in error:
             message += f" (got {_type_name(error['input'])})"
         parts.append(f"{path}: {message}" if path else message)
@@ -482,13 +620,41 @@ def _describe(item: UnparseableRecord) -> str:
 
 
 def _keys(mapping: dict[str, Any]) -> str:
-    keys = [_clip(str(key)) for key in list(mapping)[:8]]
+    keys = [_clip(key if isinstance(key, str) else _show(key)) for key in list(mapping)[:8]]
     return ", ".join(keys) + (", ..." if len(mapping) > 8 else "") if keys else "none"
 
 
 def _type_name(value: Any) -> str:
     names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
     return {**names, type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _check_unicode(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"is not Unicode text (a lone surrogate at character {exc.start})") from None
+
+
+def _show(value: Any) -> str:
+    """``repr(value)``, except that an integer too long to print is described instead."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _show_number(value)
+    try:
+        return repr(value)
+    except ValueError:  # a container holding such an integer
+        return f"<{type(value).__name__}>"
+
+
+def _show_number(value: int) -> str:
+    magnitude = abs(value)
+    if magnitude < 10**_MAX_VALUE_CHARS:
+        return str(value)
+    # Digits without str(), which refuses more than sys.get_int_max_str_digits() of them.
+    digits = int((magnitude.bit_length() - 1) * math.log10(2)) + 1
+    if magnitude >= 10**digits:
+        digits += 1
+    return f"{'a negative ' if value < 0 else 'an '}integer of {digits} digits"
 
 
 def _clip(text: str) -> str:
