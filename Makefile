@@ -26,7 +26,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 typecheck: setup
-	$(BIN)/mypy layers/core/replimend local/replimend_local functions benchmarks
+	$(BIN)/mypy layers/core/replimend cli/replimend_cli local/replimend_local functions benchmarks
 
 pytest: setup
 	$(BIN)/pytest -n 2 -q

@@ -10,8 +10,9 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from replimend.aws.s3control import BatchJobs
 from replimend.errors import AwsCallError, NotFoundError
-from replimend.remediation.batch_jobs import BatchJobs, ReplicationJobRequest
+from replimend.ports import ReplicationJobRequest
 
 ACCOUNT = "111122223333"
 

@@ -13,9 +13,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from replimend.errors import ConflictError, MalformedEventError, NotFoundError, ReplimendError
+from replimend.ledger_lookup import find_failure
+from replimend.lifecycle_rules import CLOSING_STATES
+from replimend.manifest_csv import parse_manifest
 from replimend.models import (
     TERMINAL_JOB_STATUSES,
     Action,
@@ -25,18 +28,17 @@ from replimend.models import (
     ObjectState,
 )
 from replimend.observability import logger
+from replimend.ports import JobDescriber, JobDescription, ManifestStorage, ObjectInspector
 from replimend.reasons import UNKNOWN_REASON, reason_entry
-from replimend.remediation.backoff import retry_delay
-from replimend.remediation.batch_jobs import JobDescription
-from replimend.remediation.manifest import parse_manifest
-from replimend.remediation.remediate import CLOSING_STATES, ManifestStorage, ObjectInspector, find_failure
-from replimend.remediation.reports import (
+from replimend.settings import RemediationSettings
+from replimend.track.backoff import retry_delay
+from replimend.track.job_events import parse_job_event
+from replimend.track.reports import (
     TaskResult,
     parse_report_manifest,
     parse_report_rows,
     report_manifest_key,
 )
-from replimend.settings import RemediationSettings
 
 ACTOR = "track_jobs"
 _TERMINAL = frozenset(status.value for status in TERMINAL_JOB_STATUSES)
@@ -86,41 +88,6 @@ class TrackingResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"jobs": [asdict(u) for u in self.jobs], "ignored": self.ignored, "errors": self.errors}
-
-
-class JobDescriber(Protocol):
-    """Port: DescribeJob (``batch_jobs.BatchJobs`` implements it)."""
-
-    def describe_job(self, job_id: str, region: str) -> JobDescription: ...
-
-
-@dataclass(frozen=True, slots=True)
-class JobStatusEvent:
-    """A Batch Operations JobCreated/JobStatusChanged event (CloudTrail-delivered)."""
-
-    job_id: str
-    status: str | None
-    region: str | None
-    event_name: str
-    failure_codes: tuple[str, ...] = ()
-
-
-def parse_job_event(event: Mapping[str, Any]) -> JobStatusEvent:
-    """Read the EventBridge event; MalformedEventError when it is not a Batch Operations job event."""
-    detail = event.get("detail") if isinstance(event, Mapping) else None
-    if not isinstance(detail, Mapping):
-        raise MalformedEventError("job event has no detail object")
-    service = detail.get("serviceEventDetails")
-    if not isinstance(service, Mapping) or not service.get("jobId"):
-        raise MalformedEventError("job event has no serviceEventDetails.jobId")
-    codes = service.get("failureCodes") or []
-    return JobStatusEvent(
-        job_id=str(service["jobId"]),
-        status=str(service["status"]) if service.get("status") else None,
-        region=str(detail.get("awsRegion") or event.get("region") or "") or None,
-        event_name=str(detail.get("eventName", "")),
-        failure_codes=tuple(str(code) for code in codes if code) if isinstance(codes, list) else (),
-    )
 
 
 @dataclass

@@ -21,61 +21,36 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from replimend.errors import ConflictError, ReplimendError
-from replimend.models import Action, FailureRecord, JobRecord, JobStatus, ObjectRef, ObjectState
+from replimend.ledger_lookup import find_failure
+from replimend.lifecycle_rules import CLOSING_STATES, RETRYABLE_ACTIONS, effective_action
+from replimend.manifest_csv import ManifestRow, parse_manifest
+from replimend.models import Action, FailureRecord, JobRecord, JobStatus, ObjectState
 from replimend.observability import logger
-from replimend.reasons import UNKNOWN_REASON, reason_entry
-from replimend.remediation.batch_jobs import ReplicationJobRequest
-from replimend.remediation.gate import CachedGate, CauseGate
-from replimend.remediation.manifest import (
-    NULL_VERSION,
+from replimend.ports import (
+    CauseGate,
+    JobStarter,
+    ManifestStorage,
+    ObjectInspector,
+    RemediationLedger,
+    ReplicationJobRequest,
+    SourceVersionStatus,
+)
+from replimend.reasons import UNKNOWN_REASON
+from replimend.remediate.gate import CachedGate
+from replimend.remediate.manifest import (
     PENDING_PREFIX,
     ManifestChunk,
-    ManifestRow,
-    parse_manifest,
     pending_marker_key,
     report_prefix,
 )
-from replimend.remediation.ports import RemediationLedger
-from replimend.remediation.s3_objects import SourceVersionStatus
 from replimend.settings import RemediationSettings
 
 ACTOR = "remediate"
-RETRYABLE_ACTIONS = frozenset({Action.RETRY, Action.RETRY_AFTER_FIX})
-#: Where an object goes when its (current) reason's action says no job can help.
-CLOSING_STATES = {
-    Action.CLOSE_OBSOLETE: ObjectState.OBSOLETE,
-    Action.CLOSE_DONE: ObjectState.DONE,
-    Action.ESCALATE: ObjectState.ESCALATED,
-}
 #: Candidates are read and head-checked in batches of this many (parallel HEADs, ordered results).
 PLAN_BATCH = 256
-
-
-class ObjectInspector(Protocol):
-    def source_version_status(self, bucket: str, key: str, version_id: str | None) -> SourceVersionStatus: ...
-
-    def bucket_region(self, bucket: str) -> str: ...
-
-
-class ManifestStorage(Protocol):
-    def put_manifest(self, bucket: str, key: str, body: Any) -> str: ...
-
-    def put_text(self, bucket: str, key: str, text: str, content_type: str = ...) -> None: ...
-
-    def get_bytes(self, bucket: str, key: str) -> bytes: ...
-
-    def iter_lines(self, bucket: str, key: str) -> Iterator[str]: ...
-
-    def list_keys(self, bucket: str, prefix: str) -> Iterator[str]: ...
-
-    def delete(self, bucket: str, key: str) -> None: ...
-
-
-class JobStarter(Protocol):
-    def create_replication_job(self, request: ReplicationJobRequest) -> str: ...
 
 
 @dataclass
@@ -458,30 +433,6 @@ class _Pass:
                 self.ledger.record_diagnosis(source, destination, reason, decision.summary)
             except ReplimendError:
                 logger.warning("gate decision not recorded", extra={"reason": reason, "source": source})
-
-
-def effective_action(record: FailureRecord) -> Action:
-    """The action of the record's current reason: the registry's when it knows the code.
-
-    A reason taken from a completion report may differ from the one ingest classified; codes the
-    registry does not know (generic task errors) keep the action the record already has.
-    """
-    entry = reason_entry(record.failure_reason)
-    return record.action if entry is UNKNOWN_REASON else entry.action
-
-
-def find_failure(
-    ledger: RemediationLedger, bucket: str, key: str, version_id: str | None, destination_bucket: str
-) -> FailureRecord | None:
-    """The ledger record of a manifest/report row; the null version may be stored as None or "null"."""
-    versions: list[str | None] = [version_id]
-    if version_id in (None, "", NULL_VERSION):
-        versions = [None, NULL_VERSION]
-    for version in versions:
-        record = ledger.get_failure(ObjectRef(bucket, key, version, destination_bucket))
-        if record is not None:
-            return record
-    return None
 
 
 def _batches(items: Iterable[FailureRecord], size: int) -> Iterator[list[FailureRecord]]:

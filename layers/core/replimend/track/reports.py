@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from replimend.errors import MalformedEventError
-from replimend.remediation.manifest import decode_key
+from replimend.manifest_csv import decode_key
 
 _REASON_CODE = re.compile(
     r"\b((?:Src|Dst)[A-Za-z]+|AssumeRoleNotPermitted|InitiateReplicationNotPermitted)\b"
