@@ -15,10 +15,10 @@ SAM_PATH := $(if $(PY313_DIR),$(PY313_DIR):,)$(PATH)
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml layers/core/requirements.txt
+$(STAMP): pyproject.toml local/pyproject.toml layers/core/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r layers/core/requirements.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -r layers/core/requirements.txt -e '.[dev]' -e ./local
 	touch $(STAMP)
 
 lint: setup
