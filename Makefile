@@ -26,11 +26,11 @@ venv_rebuild = $(if $(call venv_stale,$(1)),@echo "$(1) was made by Python $(cal
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml layers/core/requirements.txt $(if $(call venv_stale,$(VENV)),FORCE)
+$(STAMP): pyproject.toml local/pyproject.toml layers/core/requirements.txt $(if $(call venv_stale,$(VENV)),FORCE)
 	$(call venv_rebuild,$(VENV))
 	test -x $(BIN)/python || $(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r layers/core/requirements.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -r layers/core/requirements.txt -e '.[dev]' -e ./local
 	touch $(STAMP)
 
 lint: setup
@@ -38,7 +38,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 typecheck: setup
-	$(BIN)/mypy layers/core/replimend local/replimend_local functions benchmarks
+	$(BIN)/mypy layers/core/replimend cli/replimend_cli local/replimend_local functions benchmarks
 
 pytest: setup
 	$(BIN)/pytest -n 2 -q

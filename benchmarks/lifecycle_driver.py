@@ -4,9 +4,7 @@
 (functions/ingest/app.py, functions/remediate/app.py, functions/track_jobs/app.py) and hands back
 three plain callables taking the handlers' own inputs (an SQS message body; nothing; a job event)
 and returning the few counts the benchmark checks. Nothing else in ``cost_bench`` knows a
-replimend module path or result shape, so when the modules move (``replimend.remediation.*`` →
-``replimend.remediate`` / ``replimend.track``, ``replimend.ingest`` a package, builders in
-``replimend.wiring``) only the imports and the few lines of this function change.
+replimend module path or result shape: when modules move, only this function changes.
 
 Every AWS client these builders create comes from boto3's default session: the caller installs its
 meter and emulators there before calling ``build_pipeline``.
@@ -48,12 +46,11 @@ class Pipeline:
 def build_pipeline(environment: Mapping[str, str]) -> Pipeline:
     """The real ingest path, Remediation and JobTracker, built from ``environment`` (the functions'
     variables as template.yaml sets them)."""
-    from replimend.ingest import ingest_message
-    from replimend.ledger import Ledger
-    from replimend.remediation.wiring import build_remediation, build_tracker
+    from replimend.ingest.recorder import ingest_message
     from replimend.settings import LedgerSettings, RemediationSettings, load_settings
+    from replimend.wiring import build_ingest, build_remediation, build_tracker
 
-    ledger = Ledger.from_settings(load_settings(LedgerSettings, environment))  # as functions/ingest/app.py
+    ledger = build_ingest(load_settings(LedgerSettings, environment))  # as functions/ingest/app.py
     settings = load_settings(RemediationSettings, environment)
     remediation = build_remediation(settings)
     tracker = build_tracker(settings)
@@ -64,8 +61,7 @@ def build_pipeline(environment: Mapping[str, str]) -> Pipeline:
                 ingest_message(body, ledger, message_id=message_id)
 
     def remediate() -> PassCounts:
-        with remediation.ledger.batch():  # type: ignore[attr-defined]
-            result = remediation.run()
+        result = remediation.run()  # the pass batches its own ledger writes
         return PassCounts(
             pairs=len(result.pairs),
             planned=result.total("planned"),
@@ -74,8 +70,7 @@ def build_pipeline(environment: Mapping[str, str]) -> Pipeline:
         )
 
     def track(event: Mapping[str, Any]) -> TrackCounts:
-        with tracker.ledger.batch():
-            result = tracker.handle_event(event)
+        result = tracker.handle_event(event)
         return TrackCounts(replicated=result.total("replicated"), errors=len(result.errors))
 
     return Pipeline(ingest, remediate, track, settings.max_objects_per_job)

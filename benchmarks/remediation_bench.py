@@ -237,11 +237,11 @@ def run_remediation(
     failures: int, *, max_objects_per_job: int | None = None, seeding: str = "batch"
 ) -> dict[str, Any]:
     """Seed ``failures`` failures of one pair, run one pass, report jobs, calls and seconds."""
+    from replimend.aws.s3 import S3Objects, S3Storage
+    from replimend.aws.s3control import BatchJobs
     from replimend.models import ObjectState
-    from replimend.remediation.batch_jobs import BatchJobs
-    from replimend.remediation.gate import IncidentFlagGate
-    from replimend.remediation.remediate import Remediation
-    from replimend.remediation.s3_objects import S3Objects, S3Storage
+    from replimend.remediate.gate import IncidentFlagGate
+    from replimend.remediate.remediation import Remediation
 
     if seeding not in SEEDERS:
         raise ValueError(f"seeding must be one of {', '.join(SEEDERS)}")

@@ -13,13 +13,12 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from replimend.ingest import ingest_message
-from replimend.ledger import Ledger
+from replimend.ingest.recorder import ingest_message
 from replimend.observability import logger, metrics, tracer
 from replimend.settings import LedgerSettings, load_settings
+from replimend.wiring import build_ingest
 
-settings = load_settings(LedgerSettings)
-ledger = Ledger.from_settings(settings)
+ledger = build_ingest(load_settings(LedgerSettings))  # once per container
 processor = BatchProcessor(event_type=EventType.SQS)
 
 

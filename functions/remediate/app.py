@@ -6,23 +6,18 @@ Event (all optional): {"bucket": "<source bucket>", "dry_run": true}. Returns th
 from __future__ import annotations
 
 import time
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from replimend.observability import logger, metrics, tracer
-from replimend.remediation.remediate import Remediation
-from replimend.remediation.wiring import build_remediation, publish_remediation_metrics
 from replimend.settings import RemediationSettings, load_settings
+from replimend.wiring import build_remediation, publish_remediation_metrics
 
 #: Stop starting new work this long before the Lambda timeout (marking resumes next pass).
 SAFETY_MARGIN_SECONDS = 30
 
-
-@cache
-def remediation() -> Remediation:
-    return build_remediation(load_settings(RemediationSettings))  # once per container
+remediation = build_remediation(load_settings(RemediationSettings))  # once per container
 
 
 @logger.inject_lambda_context
@@ -32,7 +27,7 @@ def lambda_handler(event: dict[str, Any] | None, context: LambdaContext) -> dict
     request = event if isinstance(event, dict) else {}
     deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS
     dry_run = request.get("dry_run")
-    result = remediation().run(
+    result = remediation.run(
         bucket=request.get("bucket") or None,
         dry_run=bool(dry_run) if dry_run is not None else None,
         deadline=deadline,

@@ -7,22 +7,17 @@ polls every active job of the ledger.
 from __future__ import annotations
 
 import time
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from replimend.observability import logger, metrics, tracer
-from replimend.remediation.tracking import JobTracker
-from replimend.remediation.wiring import build_tracker, publish_tracking_metrics
 from replimend.settings import RemediationSettings, load_settings
+from replimend.wiring import build_tracker, publish_tracking_metrics
 
 SAFETY_MARGIN_SECONDS = 20
 
-
-@cache
-def tracker() -> JobTracker:
-    return build_tracker(load_settings(RemediationSettings))  # once per container
+tracker = build_tracker(load_settings(RemediationSettings))  # once per container
 
 
 @logger.inject_lambda_context
@@ -31,10 +26,10 @@ def tracker() -> JobTracker:
 def lambda_handler(event: dict[str, Any] | None, context: LambdaContext) -> dict[str, Any]:
     request = event if isinstance(event, dict) else {}
     if isinstance(request.get("detail"), dict) and "serviceEventDetails" in request["detail"]:
-        result = tracker().handle_event(request)
+        result = tracker.handle_event(request)
     else:
         deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS
-        result = tracker().reconcile(deadline=deadline)
+        result = tracker.reconcile(deadline=deadline)
     publish_tracking_metrics(result, metrics)
     summary = result.to_dict()
     logger.info("job tracking", extra={"result": summary})

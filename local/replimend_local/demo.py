@@ -39,8 +39,8 @@ from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from replimend.cli.ledger_cmds import incident_json
-from replimend.cli.remediation_cmds import job_summary
+from replimend_cli.ledger_cmds import incident_json
+from replimend_cli.remediation_cmds import job_summary
 from replimend_local.demo_scenarios import (
     DEMO_KEYS,
     DESTINATION_REGION,

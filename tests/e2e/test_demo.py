@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from replimend.cli import main
+from replimend_cli import main
 from replimend_local.demo import run_demo
 from replimend_local.demo_scenarios import DEMO_KEYS, SCENARIOS
 

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 
 from replimend.errors import MalformedEventError
 from replimend.events import parse_message_body
-from replimend.ingest import IngestResult, event_type_dimension, ingest_message, record_events
+from replimend.ingest.recorder import IngestResult, event_type_dimension, ingest_message, record_events
 from replimend.ledger import STATE_FOR_ACTION, Ledger, RecordOutcome
 from replimend.models import ObjectRef, ObjectState, ReplicationEvent
 from replimend.reasons import classify_failure

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from replimend.cli import main
 from replimend.ledger import Ledger
 from replimend.models import Action, ObjectRef, ObjectState
+from replimend_cli import main
 from tests.integration.ledger_helpers import RETRY, RETRY_AFTER_FIX, T0, FakeClock, classified, failure_event
 
 SHARDS = 4

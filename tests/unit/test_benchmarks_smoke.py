@@ -93,8 +93,10 @@ def test_remediation_makes_one_job_with_calls_proportional_to_failures(
         assert run["jobs"] == 1
         assert run["objects_per_job"] == [failures]
         assert run["calls"]["s3.HeadObject"] == failures
-        # an IN_JOB transition + its history line per object; the job record and its token once
-        assert run["calls"]["dynamodb.PutItem"] == 2 * failures + 2
+        # one conditional IN_JOB update per object (its history line is on the item); the job record,
+        # its token and one activity page once per pass
+        assert run["calls"]["dynamodb.UpdateItem"] == failures
+        assert run["calls"]["dynamodb.PutItem"] == 3
         assert run["calls"]["s3-control.CreateJob"] == 1
     assert bench[0]["scaling_ratio"]["ratio"] > 0
 

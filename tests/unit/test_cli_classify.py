@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from replimend.cli import main
 from replimend.events import MAX_DOCUMENT_CHARS
+from replimend_cli import main
 from tests.conftest import EVENTS_DIR
 
 REPLIMEND = Path(sys.executable).with_name("replimend")

@@ -2,6 +2,8 @@
 
 Each function loads the model it needs (``load_settings(RemediationSettings)``); a missing or
 invalid variable fails the cold start with a message naming it, instead of a KeyError later.
+These models are the single source of defaults: template.yaml's parameter defaults that feed an
+environment variable must equal them (tests/unit/test_settings_template.py).
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ class RemediationSettings(LedgerSettings):
     backoff_base_seconds: int = Field(default=900, ge=0, alias="BACKOFF_BASE_SECONDS")
     backoff_max_seconds: int = Field(default=86_400, ge=0, alias="BACKOFF_MAX_SECONDS")
     max_objects_per_job: int = Field(default=1_000_000, ge=1, alias="MAX_OBJECTS_PER_JOB")
-    max_objects_per_run: int = Field(default=5_000_000, ge=1, alias="MAX_OBJECTS_PER_RUN")
+    #: A bounded pass: what one 15-minute Lambda run can HEAD-check, write and mark IN_JOB; the rest
+    #: waits for the next pass (template.yaml's MaxObjectsPerRun default is this value).
+    max_objects_per_run: int = Field(default=200_000, ge=1, alias="MAX_OBJECTS_PER_RUN")
     job_priority: int = Field(default=10, ge=0, le=2_147_483_647, alias="JOB_PRIORITY")
     dry_run: bool = Field(default=False, alias="DRY_RUN")
 

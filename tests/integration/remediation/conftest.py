@@ -14,6 +14,8 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
+from replimend.aws.s3 import S3Objects, S3Storage
+from replimend.aws.s3control import BatchJobs
 from replimend.ledger import Ledger
 from replimend.models import (
     FAILED_REPLICATION,
@@ -24,12 +26,10 @@ from replimend.models import (
     ReplicationEvent,
 )
 from replimend.reasons import reason_entry
-from replimend.remediation.batch_jobs import BatchJobs
-from replimend.remediation.gate import IncidentFlagGate
-from replimend.remediation.remediate import Remediation
-from replimend.remediation.s3_objects import S3Objects, S3Storage
-from replimend.remediation.tracking import JobTracker
+from replimend.remediate.gate import IncidentFlagGate
+from replimend.remediate.remediation import Remediation
 from replimend.settings import RemediationSettings
+from replimend.track.tracker import JobTracker
 from tests.integration.ledger_helpers import T0, FakeClock
 
 ACCOUNT = "111122223333"

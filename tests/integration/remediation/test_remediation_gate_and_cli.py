@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from replimend.cli import main
 from replimend.models import ObjectRef, ObjectState
+from replimend_cli import main
 from tests.integration.remediation.conftest import ACCOUNT, DEST, MANIFESTS, REPORTS, SOURCE, World
 
 GATED = "DstPutObjectNotPermitted"

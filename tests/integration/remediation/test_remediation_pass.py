@@ -73,7 +73,7 @@ def test_replication_status_completed_closes_as_done(world: World) -> None:
     def completed(params: dict, **_: object) -> None:
         params.setdefault("_completed", True)
 
-    from replimend.remediation.s3_objects import SourceVersionStatus
+    from replimend.ports import SourceVersionStatus
 
     remediation = world.remediation()
     remediation.objects.source_version_status = lambda b, k, v: SourceVersionStatus.REPLICATED  # type: ignore[method-assign]

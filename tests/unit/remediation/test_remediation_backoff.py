@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from replimend.remediation.backoff import retry_delay
+from replimend.lifecycle import retry_delay
 
 
 def test_delay_doubles_per_attempt_and_is_capped() -> None:

@@ -10,8 +10,9 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from replimend.aws.s3control import BatchJobs
 from replimend.errors import AwsCallError, NotFoundError
-from replimend.remediation.batch_jobs import BatchJobs, ReplicationJobRequest
+from replimend.ports import ReplicationJobRequest
 
 ACCOUNT = "111122223333"
 
@@ -140,11 +141,22 @@ def test_describe_job_reads_status_progress_reasons_and_report(s3control: tuple[
     assert description.terminated_at == created
 
 
-def test_describe_of_a_missing_job_is_not_found(s3control: tuple[Any, Stubber]) -> None:
+@pytest.mark.parametrize("code", ["NotFoundException", "NoSuchJobException", "NoSuchJob"])
+def test_describe_of_a_missing_job_is_not_found(s3control: tuple[Any, Stubber], code: str) -> None:
+    # Given DescribeJob answers with the model's, the troubleshooting page's or the old not-found code
     client, stubber = s3control
-    stubber.add_client_error("describe_job", "NoSuchJob", "gone", 404)
-    with pytest.raises(NotFoundError):
+    stubber.add_client_error("describe_job", code, "gone", 404)
+    # When the adapter describes the job / Then it is NotFoundError, naming the job and the Region
+    with pytest.raises(NotFoundError, match="job-x not found in eu-west-1"):
         BatchJobs(lambda region: client, ACCOUNT).describe_job("job-x", "eu-west-1")
+
+
+def test_other_describe_errors_stay_aws_call_errors(s3control: tuple[Any, Stubber]) -> None:
+    client, stubber = s3control
+    stubber.add_client_error("describe_job", "TooManyRequestsException", "slow down", 429)
+    with pytest.raises(AwsCallError) as error:
+        BatchJobs(lambda region: client, ACCOUNT).describe_job("job-x", "eu-west-1")
+    assert (error.value.operation, error.value.code) == ("DescribeJob", "TooManyRequestsException")
 
 
 def test_list_jobs_follows_next_token(s3control: tuple[Any, Stubber]) -> None:

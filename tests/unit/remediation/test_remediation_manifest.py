@@ -6,15 +6,9 @@ from urllib.parse import unquote
 
 import pytest
 
+from replimend.manifest_csv import encode_key, manifest_row, parse_manifest
 from replimend.models import Action, FailureRecord, ObjectRef, ObjectState
-from replimend.remediation.manifest import (
-    ManifestChunk,
-    client_request_token,
-    encode_key,
-    manifest_key,
-    manifest_row,
-    parse_manifest,
-)
+from replimend.remediate.manifest import ManifestChunk, client_request_token, manifest_key
 
 
 def record(key: str, version: str | None = "v1", source: str = "src", dest: str = "dst") -> FailureRecord:
@@ -96,7 +90,7 @@ def test_same_rows_give_the_same_key_and_token_and_different_rows_do_not() -> No
 
 def test_a_large_chunk_spills_to_disk_and_still_reads_back(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given a tiny in-memory budget / When many rows are written
-    monkeypatch.setattr("replimend.remediation.manifest.SPOOL_MEMORY_BYTES", 1024)
+    monkeypatch.setattr("replimend.remediate.manifest.SPOOL_MEMORY_BYTES", 1024)
     chunk = ManifestChunk("src", "dst")
     for number in range(5000):
         chunk.add(record(f"k/{number}"))

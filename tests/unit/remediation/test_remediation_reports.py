@@ -7,7 +7,7 @@ import json
 import pytest
 
 from replimend.errors import MalformedEventError
-from replimend.remediation.reports import parse_report_manifest, parse_report_rows, report_manifest_key
+from replimend.track.reports import parse_report_manifest, parse_report_rows, report_manifest_key
 
 
 def test_schema_order_and_example_order_both_give_code_and_http_status() -> None:

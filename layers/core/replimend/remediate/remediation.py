@@ -21,61 +21,37 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
+from replimend import lifecycle
 from replimend.errors import ConflictError, ReplimendError
-from replimend.models import Action, FailureRecord, JobRecord, JobStatus, ObjectRef, ObjectState
+from replimend.ledger_lookup import find_failure
+from replimend.lifecycle import PlanStep
+from replimend.manifest_csv import ManifestRow, parse_manifest
+from replimend.models import FailureRecord, JobRecord, JobStatus, ObjectState
 from replimend.observability import logger
-from replimend.reasons import UNKNOWN_REASON, reason_entry
-from replimend.remediation.batch_jobs import ReplicationJobRequest
-from replimend.remediation.gate import CachedGate, CauseGate
-from replimend.remediation.manifest import (
-    NULL_VERSION,
+from replimend.ports import (
+    CauseGate,
+    JobStarter,
+    ManifestStorage,
+    ObjectInspector,
+    RemediationLedger,
+    ReplicationJobRequest,
+    SourceVersionStatus,
+)
+from replimend.reasons import UNKNOWN_REASON
+from replimend.remediate.gate import CachedGate
+from replimend.remediate.manifest import (
     PENDING_PREFIX,
     ManifestChunk,
-    ManifestRow,
-    parse_manifest,
     pending_marker_key,
     report_prefix,
 )
-from replimend.remediation.ports import RemediationLedger
-from replimend.remediation.s3_objects import SourceVersionStatus
 from replimend.settings import RemediationSettings
 
 ACTOR = "remediate"
-RETRYABLE_ACTIONS = frozenset({Action.RETRY, Action.RETRY_AFTER_FIX})
-#: Where an object goes when its (current) reason's action says no job can help.
-CLOSING_STATES = {
-    Action.CLOSE_OBSOLETE: ObjectState.OBSOLETE,
-    Action.CLOSE_DONE: ObjectState.DONE,
-    Action.ESCALATE: ObjectState.ESCALATED,
-}
 #: Candidates are read and head-checked in batches of this many (parallel HEADs, ordered results).
 PLAN_BATCH = 256
-
-
-class ObjectInspector(Protocol):
-    def source_version_status(self, bucket: str, key: str, version_id: str | None) -> SourceVersionStatus: ...
-
-    def bucket_region(self, bucket: str) -> str: ...
-
-
-class ManifestStorage(Protocol):
-    def put_manifest(self, bucket: str, key: str, body: Any) -> str: ...
-
-    def put_text(self, bucket: str, key: str, text: str, content_type: str = ...) -> None: ...
-
-    def get_bytes(self, bucket: str, key: str) -> bytes: ...
-
-    def iter_lines(self, bucket: str, key: str) -> Iterator[str]: ...
-
-    def list_keys(self, bucket: str, prefix: str) -> Iterator[str]: ...
-
-    def delete(self, bucket: str, key: str) -> None: ...
-
-
-class JobStarter(Protocol):
-    def create_replication_job(self, request: ReplicationJobRequest) -> str: ...
 
 
 @dataclass
@@ -166,7 +142,7 @@ class Remediation:
             bucket=bucket,
             dry_run=self.settings.dry_run if dry_run is None else dry_run,
             deadline=deadline,
-        ).run()
+        ).run_batched()
 
 
 class _Pass:
@@ -183,6 +159,11 @@ class _Pass:
         self.budget = self.settings.max_objects_per_run
 
     # ---- the pass -------------------------------------------------------------------------
+    def run_batched(self) -> RemediationResult:
+        # Activity pages are written once at the end of the pass, not per transition.
+        with self.ledger.batch():
+            return self.run()
+
     def run(self) -> RemediationResult:
         held: set[tuple[str, str]] = set()
         if not self.dry_run:
@@ -224,15 +205,11 @@ class _Pass:
                 for record, status in zip(eligible, self._head_statuses(eligible, pool), strict=True):
                     if self.budget <= 0:
                         break
-                    if status is SourceVersionStatus.GONE:
-                        self._move(pair, record, ObjectState.OBSOLETE, "source version no longer exists")
-                        pair.obsolete += 1
-                        continue
-                    if status is SourceVersionStatus.REPLICATED:
-                        self._move(
-                            pair, record, ObjectState.DONE, "source reports ReplicationStatus COMPLETED"
-                        )
-                        pair.done += 1
+                    checked = lifecycle.after_head(status)
+                    if checked.to_state is not None:
+                        self._move(pair, record, checked.to_state, checked.why)
+                        pair.obsolete += checked.to_state is ObjectState.OBSOLETE
+                        pair.done += checked.to_state is ObjectState.DONE
                         continue
                     pair.unverified += status is SourceVersionStatus.UNVERIFIED
                     chunk.add(record)
@@ -250,45 +227,33 @@ class _Pass:
             chunk.close()
 
     def _pre_check(self, pair: PairResult, record: FailureRecord) -> FailureRecord | None:
-        """Gate, attempts and backoff; the record to HEAD-check and plan, or None."""
-        if record.state not in (ObjectState.FAILED, ObjectState.BLOCKED):
+        """The lifecycle's plan for a due record (and the gate's answer when its cause needs a fix);
+        the record to HEAD-check and put in a job, or None."""
+        decision = lifecycle.plan(record, now=self.now, max_attempts=self.settings.max_attempts)
+        if decision.step is PlanStep.SKIP:
+            pair.not_due += record.state in lifecycle.DUE_STATES
             return None
-        if record.next_attempt_at is not None and record.next_attempt_at > self.now:
-            pair.not_due += 1
-            return None
-        action = effective_action(record)
-        if action not in RETRYABLE_ACTIONS:
-            target = CLOSING_STATES.get(action, ObjectState.ESCALATED)
-            self._move(pair, record, target, f"action {action} for {record.failure_reason}: no job can help")
-            pair.closed_by_reason += 1
-            return None
-        if record.attempts >= self.settings.max_attempts:
-            self._move(
-                pair,
-                record,
-                ObjectState.GAVE_UP,
-                f"{record.attempts} attempts (max {self.settings.max_attempts})",
-            )
-            pair.gave_up += 1
-            return None
-        if action is Action.RETRY_AFTER_FIX:
+        if decision.step is PlanStep.ASK_GATE:
             reason = record.failure_reason or UNKNOWN_REASON.code
-            decision = self.gate.is_fixed(pair.source_bucket, pair.destination_bucket, reason)
-            self.result.gate[f"{pair.source_bucket} -> {pair.destination_bucket}: {reason}"] = (
-                decision.summary
-            )
-            if not decision.fixed:
-                if record.state is ObjectState.FAILED:
-                    self._move(pair, record, ObjectState.BLOCKED, f"gate: {decision.summary}")
+            answer = self.gate.is_fixed(pair.source_bucket, pair.destination_bucket, reason)
+            self.result.gate[f"{pair.source_bucket} -> {pair.destination_bucket}: {reason}"] = answer.summary
+            decision = lifecycle.after_gate(record, fixed=answer.fixed, summary=answer.summary)
+            if decision.step is PlanStep.SKIP:
+                if decision.to_state is not None:
+                    self._move(pair, record, decision.to_state, decision.why)
                 pair.blocked += 1
                 return None
-        if record.state is ObjectState.BLOCKED:
-            moved = self._move(pair, record, ObjectState.FAILED, "gate: cause confirmed fixed")
-            if moved is None:
-                return None
+        if decision.to_state is None:
+            return record
+        moved = self._move(pair, record, decision.to_state, decision.why)
+        if decision.step is PlanStep.CLOSE:
+            pair.closed_by_reason += 1
+        elif decision.step is PlanStep.GIVE_UP:
+            pair.gave_up += 1
+        elif moved is not None:  # BLOCKED -> FAILED: on to a job
             pair.unblocked += 1
             return moved
-        return record
+        return None
 
     def _head_statuses(
         self, records: list[FailureRecord], pool: ThreadPoolExecutor
@@ -458,30 +423,6 @@ class _Pass:
                 self.ledger.record_diagnosis(source, destination, reason, decision.summary)
             except ReplimendError:
                 logger.warning("gate decision not recorded", extra={"reason": reason, "source": source})
-
-
-def effective_action(record: FailureRecord) -> Action:
-    """The action of the record's current reason: the registry's when it knows the code.
-
-    A reason taken from a completion report may differ from the one ingest classified; codes the
-    registry does not know (generic task errors) keep the action the record already has.
-    """
-    entry = reason_entry(record.failure_reason)
-    return record.action if entry is UNKNOWN_REASON else entry.action
-
-
-def find_failure(
-    ledger: RemediationLedger, bucket: str, key: str, version_id: str | None, destination_bucket: str
-) -> FailureRecord | None:
-    """The ledger record of a manifest/report row; the null version may be stored as None or "null"."""
-    versions: list[str | None] = [version_id]
-    if version_id in (None, "", NULL_VERSION):
-        versions = [None, NULL_VERSION]
-    for version in versions:
-        record = ledger.get_failure(ObjectRef(bucket, key, version, destination_bucket))
-        if record is not None:
-            return record
-    return None
 
 
 def _batches(items: Iterable[FailureRecord], size: int) -> Iterator[list[FailureRecord]]:

@@ -1,7 +1,13 @@
-"""Build remediation and tracking from settings with real boto3 clients, and publish their metrics.
+"""The composition root: every function's dependencies, built from its settings with real boto3
+clients, and the metrics helpers of the passes.
 
-Used by the Lambda handlers and the CLI alike, so a local run exercises the same code; clients are
-plain boto3 clients (the embedded AWS attaches to them through botocore hooks / endpoint env vars).
+  build_ingest(LedgerSettings)            the EventLedger ingest records into
+  build_remediation(RemediationSettings)  a Remediation (ledger, gate, S3, s3control)
+  build_tracker(RemediationSettings)      a JobTracker
+
+Every handler builds its dependencies here, once per container (cold start); the CLI does too, so a
+local run exercises the same code. Clients are plain boto3 clients (the embedded AWS attaches to
+them through botocore hooks / endpoint env vars).
 """
 
 from __future__ import annotations
@@ -10,13 +16,14 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from replimend.aws.s3 import S3Objects, S3Storage
+from replimend.aws.s3control import BatchJobs, s3control_client_factory
 from replimend.ledger import Ledger
-from replimend.remediation.batch_jobs import BatchJobs, s3control_client_factory
-from replimend.remediation.gate import CauseGate, IncidentFlagGate
-from replimend.remediation.remediate import Remediation, RemediationResult
-from replimend.remediation.s3_objects import S3Objects, S3Storage
-from replimend.remediation.tracking import JobTracker, TrackingResult
-from replimend.settings import RemediationSettings
+from replimend.ports import CauseGate, EventLedger
+from replimend.remediate.gate import IncidentFlagGate
+from replimend.remediate.remediation import Remediation, RemediationResult
+from replimend.settings import LedgerSettings, RemediationSettings
+from replimend.track.tracker import JobTracker, TrackingResult
 
 
 def _s3_client() -> Any:
@@ -25,6 +32,10 @@ def _s3_client() -> Any:
 
     # HEADs run in parallel threads: a connection pool larger than the thread count.
     return boto3.client("s3", config=Config(max_pool_connections=32, retries={"mode": "standard"}))
+
+
+def build_ingest(settings: LedgerSettings) -> EventLedger:
+    return Ledger.from_settings(settings)
 
 
 def build_remediation(settings: RemediationSettings, *, gate: CauseGate | None = None) -> Remediation:

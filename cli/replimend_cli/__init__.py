@@ -9,10 +9,10 @@ from collections.abc import Sequence
 
 # module name -> it defines `register(subparsers)`; each added parser sets `func(args) -> int`.
 SUBCOMMAND_MODULES = (
-    "replimend.cli.classify_cmd",
-    "replimend.cli.ledger_cmds",
-    "replimend.cli.remediation_cmds",
-    "replimend.cli.demo_cmd",
+    "replimend_cli.classify_cmd",
+    "replimend_cli.ledger_cmds",
+    "replimend_cli.remediation_cmds",
+    "replimend_cli.demo_cmd",
 )
 
 

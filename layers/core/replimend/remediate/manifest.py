@@ -1,61 +1,25 @@
-"""Batch Operations CSV manifests: encoding, streaming, content-derived names and tokens.
+"""Writing Batch Operations CSV manifests: streaming chunks, content-derived names and tokens.
 
-Format (aws-facts.md §3.3): no header, ``bucket,key,versionId`` per row, keys URL-encoded, a
-version id on every row (``null`` for the null version), SSE-S3 only. A manifest's S3 key and the
-job's ClientRequestToken both derive from the rows' sha256, so a retried run that plans the same
-rows writes the same object and gets back the same job instead of a second one.
+Rows are in ``replimend.manifest_csv``'s format; manifests are stored SSE-S3 only. A manifest's S3
+key and the job's ClientRequestToken both derive from the rows' sha256, so a retried run that plans
+the same rows writes the same object and gets back the same job instead of a second one.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import pickle
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO
-from urllib.parse import quote, unquote_plus
 
+from replimend.manifest_csv import manifest_row
 from replimend.models import FailureRecord
 
-MANIFEST_FORMAT = "S3BatchOperations_CSV_20180820"
-MANIFEST_FIELDS = ("Bucket", "Key", "VersionId")
-NULL_VERSION = "null"
 #: Rows are kept in memory up to this size, then spill to /tmp (a million rows fit a small Lambda).
 SPOOL_MEMORY_BYTES = 16 * 1024 * 1024
 TOKEN_LENGTH = 64  # ClientRequestToken is 1-64 characters
-
-
-def encode_key(key: str) -> str:
-    """URL-encode a key the way S3 Batch Operations reads it (every reserved character, UTF-8)."""
-    return quote(key, safe="")
-
-
-def decode_key(encoded: str) -> str:
-    # unquote_plus also reads form-encoded keys ('+' for a space); a literal '+' is always %2B.
-    return unquote_plus(encoded)
-
-
-def manifest_row(bucket: str, key: str, version_id: str | None) -> str:
-    """One manifest line; the null version (or an unknown one) is written as the literal ``null``."""
-    return f"{bucket},{encode_key(key)},{version_id or NULL_VERSION}\n"
-
-
-@dataclass(frozen=True, slots=True)
-class ManifestRow:
-    bucket: str
-    key: str  # decoded
-    version_id: str  # as written: "null" for the null version
-
-
-def parse_manifest(lines: Iterable[str]) -> Iterator[ManifestRow]:
-    """Read a CSV manifest (ours, or any ``bucket,key[,version]`` one) back into decoded rows."""
-    for fields in csv.reader(line for line in lines if line.strip()):
-        if len(fields) < 2:
-            continue
-        version = fields[2] if len(fields) > 2 and fields[2] else NULL_VERSION
-        yield ManifestRow(bucket=fields[0], key=decode_key(fields[1]), version_id=version)
 
 
 def _spool() -> IO[bytes]:

@@ -11,12 +11,12 @@ import json
 import sys
 from typing import Any
 
-from replimend.cli import UsageError
 from replimend.errors import ConfigurationError, NotFoundError
 from replimend.models import JobRecord
-from replimend.remediation.remediate import RemediationResult
-from replimend.remediation.tracking import job_outcome
+from replimend.remediate.remediation import RemediationResult
 from replimend.settings import LedgerSettings, RemediationSettings, load_settings
+from replimend.track.tracker import job_outcome
+from replimend_cli import UsageError
 
 
 def register(subparsers: Any) -> None:
@@ -57,7 +57,7 @@ def register(subparsers: Any) -> None:
 
 
 def run_remediate(args: argparse.Namespace) -> int:
-    from replimend.remediation.wiring import build_remediation
+    from replimend.wiring import build_remediation
 
     settings = _settings(RemediationSettings)
     if args.bucket is not None and not args.bucket.strip():

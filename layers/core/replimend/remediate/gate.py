@@ -1,27 +1,14 @@
 """The cause gate: a retry_after_fix failure is re-driven only once its cause is confirmed fixed.
 
 A job for a cause that is still broken fails again, and S3 fails a whole job once half of its
-first 1,000 tasks fail. ``CauseGate`` is the port: the interim ``IncidentFlagGate`` trusts the
+first 1,000 tasks fail. ``replimend.ports.CauseGate`` is the port: the interim ``IncidentFlagGate`` trusts the
 operator's "fixed" flag on the incident (``replimend incident fixed``); the diagnosis checks plug
 in later behind the same protocol.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
-
-from replimend.remediation.ports import RemediationLedger
-
-
-@dataclass(frozen=True, slots=True)
-class GateDecision:
-    fixed: bool
-    summary: str
-
-
-class CauseGate(Protocol):
-    def is_fixed(self, source_bucket: str, destination_bucket: str, reason: str) -> GateDecision: ...
+from replimend.ports import CauseGate, GateDecision, RemediationLedger
 
 
 class IncidentFlagGate:

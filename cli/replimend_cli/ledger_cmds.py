@@ -20,9 +20,9 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from replimend.cli import UsageError
 from replimend.errors import ReplimendError
 from replimend.models import FailureRecord, HistoryEntry, Incident, ObjectState
+from replimend_cli import UsageError
 
 EXIT_OK = 0
 EXIT_AWS_ERROR = 1

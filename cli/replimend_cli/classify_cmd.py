@@ -12,10 +12,10 @@ import json
 import sys
 from typing import Any, TextIO
 
-from replimend.cli import UsageError
 from replimend.events import MAX_DOCUMENT_CHARS, parse_document
 from replimend.models import ReplicationEvent, UnparseableRecord
 from replimend.reasons import classify_failure, entry_for
+from replimend_cli import UsageError
 
 EXIT_OK = 0
 EXIT_UNPARSEABLE = 1

@@ -1,33 +1,34 @@
-"""S3 adapters for remediation: source-version checks, bucket Regions, manifest/report storage."""
+"""S3 adapters: source-version checks and bucket Regions (``ObjectInspector``), and the objects
+replimend writes and reads itself (``ManifestStorage``). ClientError goes through ``aws.errors``."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from enum import StrEnum
 from typing import IO, TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from replimend.errors import AwsCallError, NotFoundError
+from replimend.aws.errors import error_code, translate_client_error
+from replimend.errors import NotFoundError
+from replimend.ports import SourceVersionStatus
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-_GONE_CODES = frozenset({"NoSuchVersion", "NoSuchKey", "404", "NotFound"})
 _REPLICATED = frozenset({"COMPLETED", "COMPLETE"})  # botocore's enum has both; docs say COMPLETED
-
-
-class SourceVersionStatus(StrEnum):
-    """What HeadObject says about the failed source version."""
-
-    GONE = "gone"  # version (or key) no longer exists: nothing to replicate
-    REPLICATED = "replicated"  # ReplicationStatus COMPLETED: every destination has it
-    NEEDS_REPLICATION = "needs_replication"  # present, not (yet) replicated everywhere
-    UNVERIFIED = "unverified"  # could not check (e.g. 403): the job will tell
+#: HeadObject of a version that is a delete marker answers 405 (MethodNotAllowed).
+_DELETE_MARKER_CODES = frozenset({"405", "MethodNotAllowed"})
 
 
 class S3Objects:
-    """HeadObject of one version, and the Region of a bucket (cached per instance)."""
+    """HeadObject of one version, and the Region of a bucket (cached per instance).
+
+    ``source_version_status`` never raises for a failed HEAD; it answers, in this order:
+    405 → NEEDS_REPLICATION (a delete marker, which Batch Replication can replicate), not found →
+    GONE, anything else → UNVERIFIED. 403 is the common case of the last: HeadObject answers 403, not
+    404, for a missing key when the caller lacks s3:ListBucket (aws-facts.md §10), so a 403 proves
+    nothing either way and the job's report decides.
+    """
 
     def __init__(self, client: S3Client) -> None:
         self._client = client
@@ -39,12 +40,10 @@ class S3Objects:
         try:
             head: Any = self._client.head_object(Bucket=bucket, Key=key, VersionId=version_id or "null")
         except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code", ""))
-            if code in _GONE_CODES:
-                return SourceVersionStatus.GONE
-            # 405: the version is a delete marker, which Batch Replication can replicate.
-            if code in {"405", "MethodNotAllowed"}:
+            if error_code(exc) in _DELETE_MARKER_CODES:
                 return SourceVersionStatus.NEEDS_REPLICATION
+            if isinstance(translate_client_error(exc, "HeadObject"), NotFoundError):
+                return SourceVersionStatus.GONE
             return SourceVersionStatus.UNVERIFIED
         if str(head.get("ReplicationStatus", "")).upper() in _REPLICATED:
             return SourceVersionStatus.REPLICATED
@@ -55,7 +54,7 @@ class S3Objects:
             try:
                 location = self._client.get_bucket_location(Bucket=bucket).get("LocationConstraint")
             except ClientError as exc:
-                raise _aws_error("GetBucketLocation", exc) from exc
+                raise translate_client_error(exc, "GetBucketLocation") from exc
             # No constraint means us-east-1; "EU" is the legacy name of eu-west-1.
             self._regions[bucket] = {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(
                 location, str(location)
@@ -79,7 +78,7 @@ class S3Storage:
                 Bucket=bucket, Key=key, Body=body, ContentType="text/csv", ServerSideEncryption="AES256"
             )
         except ClientError as exc:
-            raise _aws_error("PutObject", exc) from exc
+            raise translate_client_error(exc, "PutObject") from exc
         return response["ETag"].strip('"')
 
     def put_text(self, bucket: str, key: str, text: str, content_type: str = "application/json") -> None:
@@ -92,24 +91,20 @@ class S3Storage:
                 ServerSideEncryption="AES256",
             )
         except ClientError as exc:
-            raise _aws_error("PutObject", exc) from exc
+            raise translate_client_error(exc, "PutObject") from exc
 
     def get_bytes(self, bucket: str, key: str) -> bytes:
         try:
             return self._client.get_object(Bucket=bucket, Key=key)["Body"].read()
         except ClientError as exc:
-            if str(exc.response.get("Error", {}).get("Code", "")) in _GONE_CODES:
-                raise NotFoundError(f"s3://{bucket}/{key} not found") from exc
-            raise _aws_error("GetObject", exc) from exc
+            raise translate_client_error(exc, "GetObject") from exc
 
     def iter_lines(self, bucket: str, key: str) -> Iterator[str]:
         """Lines of a (possibly large) text object, streamed."""
         try:
             body = self._client.get_object(Bucket=bucket, Key=key)["Body"]
         except ClientError as exc:
-            if str(exc.response.get("Error", {}).get("Code", "")) in _GONE_CODES:
-                raise NotFoundError(f"s3://{bucket}/{key} not found") from exc
-            raise _aws_error("GetObject", exc) from exc
+            raise translate_client_error(exc, "GetObject") from exc
         for line in body.iter_lines(keepends=True):
             yield line.decode("utf-8")
 
@@ -120,15 +115,10 @@ class S3Storage:
                 for item in page.get("Contents", []):
                     yield item["Key"]
         except ClientError as exc:
-            raise _aws_error("ListObjectsV2", exc) from exc
+            raise translate_client_error(exc, "ListObjectsV2") from exc
 
     def delete(self, bucket: str, key: str) -> None:
         try:
             self._client.delete_object(Bucket=bucket, Key=key)
         except ClientError as exc:
-            raise _aws_error("DeleteObject", exc) from exc
-
-
-def _aws_error(operation: str, exc: ClientError) -> AwsCallError:
-    error = exc.response.get("Error", {})
-    return AwsCallError(operation, str(error.get("Code", "Unknown")), str(error.get("Message", "")))
+            raise translate_client_error(exc, "DeleteObject") from exc

@@ -10,13 +10,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from replimend.errors import MalformedEventError
 from replimend.events import parse_message_body
-from replimend.ledger import RecordOutcome
 from replimend.models import (
     FAILED_REPLICATION,
     REPLICATION_EVENT_TYPES,
@@ -26,20 +24,13 @@ from replimend.models import (
     ReplicationEvent,
 )
 from replimend.observability import SERVICE, logger, metrics
+from replimend.ports import EventLedger, RecordOutcome
 from replimend.reasons import REASONS, classify_failure
 
 Classifier = Callable[[ReplicationEvent], Classification]
 
 #: Outcomes that wrote or changed an object item.
 WRITTEN_OUTCOMES = frozenset({RecordOutcome.CREATED, RecordOutcome.UPDATED})
-
-
-class EventLedger(Protocol):
-    """The part of the ledger ingest needs (replimend.ledger.Ledger implements it)."""
-
-    def record_event(
-        self, event: ReplicationEvent, classification: Classification, *, actor: str = "ingest"
-    ) -> RecordOutcome: ...
 
 
 @dataclass

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from replimend.errors import MalformedEventError
-from replimend.remediation.manifest import decode_key
+from replimend.manifest_csv import csv_rows, decode_key
 
 _REASON_CODE = re.compile(
     r"\b((?:Src|Dst)[A-Za-z]+|AssumeRoleNotPermitted|InitiateReplicationNotPermitted)\b"
@@ -40,8 +40,8 @@ def parse_report_manifest(document: str | bytes) -> list[ReportResultFile]:
     """The result files listed by a completion report's manifest.json."""
     try:
         data: Any = json.loads(document)
-    except ValueError as exc:
-        raise MalformedEventError(f"completion report manifest is not JSON: {exc}") from exc
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested past the parser's stack
+        raise MalformedEventError(f"completion report manifest is not JSON: {str(exc)[:200]}") from exc
     results = data.get("Results") if isinstance(data, dict) else None
     if not isinstance(results, list):
         raise MalformedEventError("completion report manifest has no Results list")
@@ -84,8 +84,15 @@ class TaskResult:
 
 def parse_report_rows(lines: Iterable[str]) -> Iterator[TaskResult | str]:
     """Task results of one result CSV; a row that cannot be read is yielded as its raw text."""
-    for line_number, fields in enumerate(csv.reader(line for line in lines if line.strip()), start=1):
-        result = _task_result(fields)
+    for line_number, fields in enumerate(csv_rows(lines), start=1):
+        if isinstance(fields, csv.Error):
+            yield f"row {line_number}: not CSV ({fields})"
+            continue
+        try:
+            result = _task_result(fields)
+        except MalformedEventError as exc:
+            yield f"row {line_number}: {exc}"
+            continue
         yield result if result is not None else f"row {line_number}: {','.join(fields)[:300]}"
 
 
@@ -101,7 +108,8 @@ def _task_result(fields: list[str]) -> TaskResult | None:
     http_status: int | None = None
     error_code: str | None = None
     for value in code_and_http:
-        if value.isdigit() and http_status is None:
+        # An HTTP status is three ASCII digits ('²'.isdigit() is true, and int() refuses 4,300+ digits).
+        if value.isascii() and value.isdigit() and len(value) <= 3 and http_status is None:
             http_status = int(value)
         elif value and error_code is None:
             error_code = value

@@ -13,9 +13,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
+from replimend import lifecycle
 from replimend.errors import ConflictError, MalformedEventError, NotFoundError, ReplimendError
+from replimend.ledger_lookup import find_failure
+from replimend.manifest_csv import parse_manifest
 from replimend.models import (
     TERMINAL_JOB_STATUSES,
     Action,
@@ -25,18 +28,16 @@ from replimend.models import (
     ObjectState,
 )
 from replimend.observability import logger
-from replimend.reasons import UNKNOWN_REASON, reason_entry
-from replimend.remediation.backoff import retry_delay
-from replimend.remediation.batch_jobs import JobDescription
-from replimend.remediation.manifest import parse_manifest
-from replimend.remediation.remediate import CLOSING_STATES, ManifestStorage, ObjectInspector, find_failure
-from replimend.remediation.reports import (
+from replimend.ports import JobDescriber, JobDescription, ManifestStorage, ObjectInspector
+from replimend.reasons import reason_entry
+from replimend.settings import RemediationSettings
+from replimend.track.job_events import parse_job_event
+from replimend.track.reports import (
     TaskResult,
     parse_report_manifest,
     parse_report_rows,
     report_manifest_key,
 )
-from replimend.settings import RemediationSettings
 
 ACTOR = "track_jobs"
 _TERMINAL = frozenset(status.value for status in TERMINAL_JOB_STATUSES)
@@ -88,41 +89,6 @@ class TrackingResult:
         return {"jobs": [asdict(u) for u in self.jobs], "ignored": self.ignored, "errors": self.errors}
 
 
-class JobDescriber(Protocol):
-    """Port: DescribeJob (``batch_jobs.BatchJobs`` implements it)."""
-
-    def describe_job(self, job_id: str, region: str) -> JobDescription: ...
-
-
-@dataclass(frozen=True, slots=True)
-class JobStatusEvent:
-    """A Batch Operations JobCreated/JobStatusChanged event (CloudTrail-delivered)."""
-
-    job_id: str
-    status: str | None
-    region: str | None
-    event_name: str
-    failure_codes: tuple[str, ...] = ()
-
-
-def parse_job_event(event: Mapping[str, Any]) -> JobStatusEvent:
-    """Read the EventBridge event; MalformedEventError when it is not a Batch Operations job event."""
-    detail = event.get("detail") if isinstance(event, Mapping) else None
-    if not isinstance(detail, Mapping):
-        raise MalformedEventError("job event has no detail object")
-    service = detail.get("serviceEventDetails")
-    if not isinstance(service, Mapping) or not service.get("jobId"):
-        raise MalformedEventError("job event has no serviceEventDetails.jobId")
-    codes = service.get("failureCodes") or []
-    return JobStatusEvent(
-        job_id=str(service["jobId"]),
-        status=str(service["status"]) if service.get("status") else None,
-        region=str(detail.get("awsRegion") or event.get("region") or "") or None,
-        event_name=str(detail.get("eventName", "")),
-        failure_codes=tuple(str(code) for code in codes if code) if isinstance(codes, list) else (),
-    )
-
-
 @dataclass
 class JobTracker:
     ledger: Any  # RemediationLedger (Any: the Protocol's update_job **changes is too loose for mypy)
@@ -139,6 +105,16 @@ class JobTracker:
     # ---- entry points ----------------------------------------------------------------------
     def handle_event(self, event: Mapping[str, Any]) -> TrackingResult:
         """A JobCreated/JobStatusChanged event: refresh that job if it is one of ours."""
+        with self.ledger.batch():  # activity pages once per run, not per object
+            return self._handle_event(event)
+
+    def reconcile(self, *, deadline: float | None = None) -> TrackingResult:
+        """Poll DescribeJob for each active, non-stale job (the schedule runs every few minutes,
+        well above the 30 s per-job polling floor AWS asks for)."""
+        with self.ledger.batch():
+            return self._reconcile(deadline=deadline)
+
+    def _handle_event(self, event: Mapping[str, Any]) -> TrackingResult:
         result = TrackingResult()
         parsed = parse_job_event(event)
         job = self.ledger.get_job(parsed.job_id)
@@ -162,9 +138,7 @@ class JobTracker:
         self._refresh_into(job, result)
         return result
 
-    def reconcile(self, *, deadline: float | None = None) -> TrackingResult:
-        """Poll DescribeJob for each active, non-stale job (the schedule runs every few minutes,
-        well above the 30 s per-job polling floor AWS asks for)."""
+    def _reconcile(self, *, deadline: float | None) -> TrackingResult:
         result = TrackingResult()
         for job in self.ledger.active_jobs():
             if deadline is not None and time.monotonic() >= deadline:
@@ -270,72 +244,70 @@ class JobTracker:
         destination = job.destination_bucket or ""
         record = find_failure(self.ledger, task.bucket, task.key, task.version_id, destination)
         for _ in range(3):
-            if record is None or not _belongs_to(record, job.job_id):
+            if record is None or not lifecycle.belongs_to_job(record, job.job_id):
                 update.unmatched += 1
                 return
+            decision = lifecycle.after_task(
+                record,
+                succeeded=task.succeeded,
+                reason=task.failure_reason,
+                max_attempts=self.settings.max_attempts,
+                backoff=self._backoff(),
+                now=now,
+            )
             try:
-                if task.succeeded:
-                    self.ledger.transition(
-                        record,
-                        ObjectState.REPLICATED,
-                        reason="replicated by batch job",
-                        actor=ACTOR,
-                        job_id=job.job_id,
-                    )
-                    update.replicated += 1
-                else:
-                    reason = task.failure_reason or "UnknownTaskFailure"
-                    self._fail(record, job, reason, update, now, detail=task.message or None)
-                    failures[reason] += _newly_counted(record, reason)
-                return
-            except ConflictError:
-                record = self.ledger.get_failure(record.ref)
+                self._apply(record, job, decision, update, detail=task.message or None)
+            except ConflictError as exc:
+                record = (
+                    exc.current
+                    if isinstance(exc.current, FailureRecord)
+                    else self.ledger.get_failure(record.ref)
+                )
+                continue
+            if decision.reopens_incident and decision.failure_reason:
+                failures[decision.failure_reason] += decision.counts_for_incident
+            return
 
-    def _fail(
+    def _backoff(self) -> lifecycle.Backoff:
+        return lifecycle.Backoff(
+            self.settings.backoff_base_seconds, self.settings.backoff_max_seconds, self.backoff_jitter
+        )
+
+    def _apply(
         self,
         record: FailureRecord,
         job: JobRecord,
-        reason: str,
+        decision: lifecycle.TaskDecision,
         update: JobUpdate,
-        now: datetime,
         *,
-        detail: str | None = None,
-        count_attempt: bool = True,
+        detail: str | None,
     ) -> None:
-        entry = reason_entry(reason)
-        # A generic task error (not a documented replication reason) is retried with backoff.
-        action = Action.RETRY if entry is UNKNOWN_REASON else entry.action
-        attempts = record.attempts + 1 if count_attempt else record.attempts
-        if action in CLOSING_STATES:
-            self.ledger.transition(
-                record, CLOSING_STATES[action], reason=f"batch job task failed: {reason}", actor=ACTOR,
-                job_id=job.job_id, attempts=attempts, failure_reason=reason, detail=detail,
-            )  # fmt: skip
-            update.closed += 1
-        elif attempts >= self.settings.max_attempts:
-            self.ledger.transition(
-                record, ObjectState.GAVE_UP, reason=f"{attempts} attempts failed (last: {reason}); escalated",
-                actor=ACTOR, job_id=job.job_id, attempts=attempts, failure_reason=reason, detail=detail,
-            )  # fmt: skip
+        """Write the lifecycle's decision for one object of the job, and count it."""
+        self.ledger.transition(
+            record,
+            decision.to_state,
+            reason=decision.why,
+            actor=ACTOR,
+            job_id=job.job_id,
+            attempts=decision.attempts,
+            failure_reason=decision.failure_reason,
+            next_attempt_at=decision.next_attempt_at,
+            detail=detail,
+        )
+        if decision.to_state is ObjectState.REPLICATED:
+            update.replicated += 1
+        elif decision.to_state is ObjectState.GAVE_UP:
             update.gave_up += 1
-        else:
-            delay = retry_delay(
-                max(attempts, 1),
-                base_seconds=self.settings.backoff_base_seconds,
-                max_seconds=self.settings.backoff_max_seconds,
-                jitter=self.backoff_jitter,
-                seed=f"{record.ref}",
-            )
-            self.ledger.transition(
-                record, ObjectState.FAILED, reason=f"batch job task failed: {reason}; retry after {delay}",
-                actor=ACTOR, job_id=job.job_id, attempts=attempts, failure_reason=reason,
-                next_attempt_at=now + delay, detail=detail,
-            )  # fmt: skip
+        elif decision.to_state is ObjectState.FAILED:
             update.retrying += 1
+        else:
+            update.closed += 1
 
     def _return_objects(
         self, job: JobRecord, reason: str, update: JobUpdate, now: datetime, *, count_attempt: bool
     ) -> int:
+        """Objects still IN_JOB for a job that ended without their report row go back to FAILED
+        (or further, as the lifecycle says); how many newly count under ``reason``'s incident."""
         detail = "; ".join(job.failure_reasons) or None
         returned = 0
         for listed in self._job_objects(job):
@@ -343,13 +315,25 @@ class JobTracker:
             for _ in range(3):
                 if record is None or record.state is not ObjectState.IN_JOB or record.job_id != job.job_id:
                     break
+                decision = lifecycle.after_job_without_report(
+                    record,
+                    job_cancelled=not count_attempt,
+                    job_reason=reason,
+                    max_attempts=self.settings.max_attempts,
+                    backoff=self._backoff(),
+                    now=now,
+                )
                 try:
-                    self._fail(record, job, reason, update, now, detail=detail, count_attempt=count_attempt)
-                    update.returned += 1
-                    returned += _newly_counted(record, reason)
-                    break
-                except ConflictError:
-                    record = self.ledger.get_failure(record.ref)
+                    self._apply(record, job, decision, update, detail=detail)
+                except ConflictError as exc:
+                    fresh = exc.current
+                    record = (
+                        fresh if isinstance(fresh, FailureRecord) else self.ledger.get_failure(record.ref)
+                    )
+                    continue
+                update.returned += 1
+                returned += decision.counts_for_incident
+                break
         return returned
 
     def _job_objects(self, job: JobRecord) -> Iterable[FailureRecord | None]:
@@ -411,14 +395,6 @@ class JobTracker:
             result.errors.append(f"{job.job_id}: {exc}")
 
 
-def _belongs_to(record: FailureRecord, job_id: str) -> bool:
-    """Whether a report row may move this record: it is in the job, or was never marked (a crash
-    between CreateJob and marking); not when a previous application already moved it."""
-    if record.state is ObjectState.IN_JOB:
-        return record.job_id == job_id
-    return record.state in (ObjectState.FAILED, ObjectState.BLOCKED) and record.job_id != job_id
-
-
 def _job_failure_code(description: JobDescription, job: JobRecord) -> str:
     for reason in description.failure_reasons or job.failure_reasons:
         code = reason.split(":", 1)[0].strip()
@@ -429,9 +405,3 @@ def _job_failure_code(description: JobDescription, job: JobRecord) -> str:
 
 def _ids(result: TrackingResult) -> set[str]:
     return {update.job_id for update in result.jobs}
-
-
-def _newly_counted(record: FailureRecord, reason: str) -> int:
-    """1 if the object's failure now counts under a different incident than before, else 0: a retry
-    failing again for the same reason is already counted in that incident's object_count."""
-    return int(record.failure_reason != reason)

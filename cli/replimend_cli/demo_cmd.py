@@ -1,16 +1,20 @@
 """`replimend demo`: the pipeline end to end on an embedded AWS (a development tool).
 
-The embedded AWS lives in ``replimend_local``, which the development install provides and the Lambda
-layer never ships: it is imported only when the command runs.
+The embedded AWS lives in ``replimend_local``, a distribution of its own (``local/``) that the
+development install provides and an operator's ``pip install .`` does not: it is imported only when
+the command runs, and its absence is one line on stderr and exit status 2, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
-from replimend.cli import UsageError
+EXIT_NOT_INSTALLED = 2
+#: Top-level modules the embedded AWS needs; their absence means replimend-local is not installed.
+LOCAL_MODULES = ("replimend_local", "moto", "time_machine")
 
 
 def register(subparsers: Any) -> None:
@@ -36,10 +40,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         from replimend_local.demo import run_demo
     except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith(("replimend_local", "moto")):
+        if (exc.name or "").split(".")[0] not in LOCAL_MODULES:
             raise
-        raise UsageError(
-            f"the demo needs the development install ({exc.name} is missing): run `make setup` or "
-            "`pip install -e '.[dev]'` from a clone of the repository"
-        ) from exc
+        print(
+            f"replimend: error: the demo needs the embedded AWS ({exc.name} is not installed): "
+            "pip install -e ./local from a clone of the repository",
+            file=sys.stderr,
+        )
+        return EXIT_NOT_INSTALLED
     return run_demo(args.report, remediation=False if args.detect_only else None)

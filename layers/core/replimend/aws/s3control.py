@@ -1,0 +1,127 @@
+"""s3control adapter: create, describe and list S3 Batch Replication jobs (the only s3control code).
+
+``BatchJobs`` is the ``JobStarter`` and ``JobDescriber`` of ``replimend.ports``. Jobs are created in
+the source bucket's Region (aws-facts.md §3), so the adapter takes a factory giving a client per
+Region. ClientError goes through ``aws.errors``; a missing job (NotFoundException, or
+NoSuchJobException as the troubleshooting page calls it) is NotFoundError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from replimend.aws.errors import error_code, translate_client_error
+from replimend.errors import NotFoundError
+from replimend.manifest_csv import MANIFEST_FIELDS, MANIFEST_FORMAT
+from replimend.ports import JobDescription, ReplicationJobRequest
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3control import S3ControlClient
+
+REPORT_FORMAT = "Report_CSV_20180820"
+
+
+def create_job_kwargs(request: ReplicationJobRequest) -> dict[str, Any]:
+    """CreateJob's parameters for a request: one S3ReplicateObject job over our CSV manifest."""
+    return {
+        "AccountId": request.account_id,
+        "ConfirmationRequired": False,  # API jobs otherwise wait Suspended for confirmation
+        "Operation": {"S3ReplicateObject": {}},
+        "Manifest": {
+            "Spec": {"Format": MANIFEST_FORMAT, "Fields": list(MANIFEST_FIELDS)},
+            "Location": {"ObjectArn": request.manifest_arn, "ETag": request.manifest_etag},
+        },
+        "Report": {
+            "Enabled": True,
+            "Bucket": f"arn:aws:s3:::{request.report_bucket}",
+            "Prefix": request.report_prefix,
+            "Format": REPORT_FORMAT,
+            "ReportScope": "AllTasks",
+        },
+        "Priority": request.priority,
+        "RoleArn": request.role_arn,
+        "ClientRequestToken": request.token,
+        "Description": request.description[:256],
+    }
+
+
+class BatchJobs:
+    """Create/describe Batch Replication jobs through s3control, one client per Region."""
+
+    def __init__(self, client_for_region: Callable[[str], S3ControlClient], account_id: str) -> None:
+        self._client_for_region = client_for_region
+        self._account_id = account_id
+
+    def create_replication_job(self, request: ReplicationJobRequest) -> str:
+        """Start the job; the same token and request return the same JobId (AWS idempotency)."""
+        client = self._client_for_region(request.region)
+        try:
+            response = client.create_job(**create_job_kwargs(request))
+        except ClientError as exc:
+            raise translate_client_error(exc, "CreateJob") from exc
+        return response["JobId"]
+
+    def describe_job(self, job_id: str, region: str) -> JobDescription:
+        client = self._client_for_region(region)
+        try:
+            job: Any = client.describe_job(AccountId=self._account_id, JobId=job_id)["Job"]
+        except ClientError as exc:
+            error = translate_client_error(exc, "DescribeJob")
+            if isinstance(error, NotFoundError):
+                error = NotFoundError(f"batch job {job_id} not found in {region} ({error_code(exc)})")
+            raise error from exc
+        progress = job.get("ProgressSummary") or {}
+        report = job.get("Report") or {}
+        reasons = [
+            ": ".join(part for part in (r.get("FailureCode"), r.get("FailureReason")) if part)
+            for r in job.get("FailureReasons") or []
+        ]
+        bucket_arn = report.get("Bucket") or ""
+        return JobDescription(
+            job_id=job.get("JobId", job_id),
+            status=job["Status"],
+            total_tasks=int(progress.get("TotalNumberOfTasks") or 0),
+            tasks_succeeded=int(progress.get("NumberOfTasksSucceeded") or 0),
+            tasks_failed=int(progress.get("NumberOfTasksFailed") or 0),
+            failure_reasons=[r for r in reasons if r],
+            status_update_reason=job.get("StatusUpdateReason"),
+            suspended_cause=job.get("SuspendedCause"),
+            report_enabled=bool(report.get("Enabled")),
+            report_bucket=bucket_arn.rsplit(":", 1)[-1] if bucket_arn else None,
+            report_prefix=report.get("Prefix"),
+            manifest_arn=((job.get("Manifest") or {}).get("Location") or {}).get("ObjectArn"),
+            created_at=job.get("CreationTime"),
+            terminated_at=job.get("TerminationDate"),
+        )
+
+    def list_job_ids(self, region: str, statuses: list[str] | None = None) -> Iterator[tuple[str, str]]:
+        """(job id, status) of the account's jobs in a Region; botocore has no paginator for ListJobs."""
+        client = self._client_for_region(region)
+        kwargs: dict[str, Any] = {"AccountId": self._account_id, "MaxResults": 1000}
+        if statuses:
+            kwargs["JobStatuses"] = statuses
+        while True:
+            try:
+                page: Any = client.list_jobs(**kwargs)
+            except ClientError as exc:
+                raise translate_client_error(exc, "ListJobs") from exc
+            for job in page.get("Jobs", []):
+                yield job["JobId"], job.get("Status", "")
+            if not page.get("NextToken"):
+                return
+            kwargs["NextToken"] = page["NextToken"]
+
+
+def s3control_client_factory() -> Callable[[str], S3ControlClient]:
+    """One boto3 s3control client per Region, created on first use (thread-safe clients)."""
+    import boto3
+
+    @cache
+    def client_for_region(region: str) -> S3ControlClient:
+        return boto3.client("s3control", region_name=region)
+
+    return client_for_region

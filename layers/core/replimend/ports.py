@@ -1,0 +1,231 @@
+"""Ports: every contract between a stage (ingest, remediate, track) and an adapter, and the value
+types that cross them.
+
+The stages depend on these Protocols, never on an adapter; the adapters (``replimend.ledger``,
+``replimend.aws``) satisfy them structurally, and ``replimend.wiring`` plugs one into the other.
+Nothing here talks to AWS: no boto3, no botocore.
+
+  ledger    EventLedger (ingest) · RemediationLedger (remediate, track) · RecordOutcome
+  gate      CauseGate · GateDecision
+  S3        ObjectInspector · SourceVersionStatus · ManifestStorage
+  s3control JobStarter · ReplicationJobRequest · JobDescriber · JobDescription
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from replimend.lifecycle import RecordOutcome
+from replimend.models import (
+    Classification,
+    FailureRecord,
+    Incident,
+    JobRecord,
+    ObjectRef,
+    ObjectState,
+    ReplicationEvent,
+)
+
+# ---- ledger --------------------------------------------------------------------------------
+
+
+class EventLedger(Protocol):
+    """The part of the ledger ingest needs."""
+
+    def batch(self) -> AbstractContextManager[object]:
+        """Per-batch writes (incident counts, activity pages) buffered until the block ends."""
+        ...
+
+    def record_event(
+        self, event: ReplicationEvent, classification: Classification, *, actor: str = "ingest"
+    ) -> RecordOutcome:
+        """Record one classified event (the rules are ``lifecycle.decide_event``)."""
+        ...
+
+
+class RemediationLedger(Protocol):
+    """The ledger operations remediation and tracking use."""
+
+    def batch(self) -> AbstractContextManager[object]: ...
+
+    def get_failure(self, ref: ObjectRef) -> FailureRecord | None: ...
+
+    def transition(
+        self,
+        record: FailureRecord,
+        to_state: ObjectState,
+        *,
+        reason: str,
+        actor: str,
+        job_id: str | None = None,
+        next_attempt_at: datetime | None = None,
+        attempts: int | None = None,
+        failure_reason: str | None = None,
+        detail: str | None = None,
+    ) -> FailureRecord: ...
+
+    def open_pairs(self) -> list[tuple[str, str]]: ...
+
+    def due_failures(
+        self, source_bucket: str, destination_bucket: str, *, now: datetime, limit: int | None = None
+    ) -> Iterator[FailureRecord]: ...
+
+    def failures_in_state(
+        self, state: ObjectState, *, source_bucket: str | None = None, limit: int | None = None
+    ) -> Iterator[FailureRecord]: ...
+
+    def get_incident(self, source_bucket: str, destination_bucket: str, reason: str) -> Incident | None: ...
+
+    def list_incidents(self, *, open_only: bool = True) -> list[Incident]: ...
+
+    def set_incident_fixed(
+        self, source_bucket: str, destination_bucket: str, reason: str, *, actor: str, fixed: bool = True
+    ) -> Incident: ...
+
+    def touch_incident(
+        self,
+        source_bucket: str,
+        destination_bucket: str,
+        reason: str,
+        *,
+        new_objects: int = 0,
+        at: datetime | None = None,
+    ) -> Incident: ...
+
+    def record_diagnosis(
+        self, source_bucket: str, destination_bucket: str, reason: str, summary: str
+    ) -> object: ...
+
+    def create_job(self, job: JobRecord) -> bool: ...
+
+    def get_job(self, job_id: str) -> JobRecord | None: ...
+
+    def update_job(self, job: JobRecord, **changes: object) -> JobRecord: ...
+
+    def list_jobs(self, *, active_only: bool = False) -> list[JobRecord]: ...
+
+    def active_jobs(self, source_bucket: str | None = None) -> list[JobRecord]: ...
+
+    def find_job_by_token(self, token: str) -> JobRecord | None: ...
+
+
+# ---- the cause gate ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GateDecision:
+    fixed: bool
+    summary: str
+
+
+class CauseGate(Protocol):
+    """Whether the cause of ``reason`` failures from source to destination is confirmed fixed."""
+
+    def is_fixed(self, source_bucket: str, destination_bucket: str, reason: str) -> GateDecision: ...
+
+
+# ---- S3 ------------------------------------------------------------------------------------
+
+
+class SourceVersionStatus(StrEnum):
+    """What HeadObject says about the failed source version."""
+
+    GONE = "gone"  # version (or key) no longer exists: nothing to replicate
+    REPLICATED = "replicated"  # ReplicationStatus COMPLETED: every destination has it
+    NEEDS_REPLICATION = "needs_replication"  # present, not (yet) replicated everywhere
+    UNVERIFIED = "unverified"  # could not check (e.g. 403): the job will tell
+
+
+class ObjectInspector(Protocol):
+    def source_version_status(self, bucket: str, key: str, version_id: str | None) -> SourceVersionStatus: ...
+
+    def bucket_region(self, bucket: str) -> str: ...
+
+
+class ManifestStorage(Protocol):
+    """Objects replimend writes and reads itself: manifests, pending markers, completion reports."""
+
+    def put_manifest(self, bucket: str, key: str, body: Any) -> str: ...
+
+    def put_text(self, bucket: str, key: str, text: str, content_type: str = ...) -> None: ...
+
+    def get_bytes(self, bucket: str, key: str) -> bytes: ...
+
+    def iter_lines(self, bucket: str, key: str) -> Iterator[str]: ...
+
+    def list_keys(self, bucket: str, prefix: str) -> Iterator[str]: ...
+
+    def delete(self, bucket: str, key: str) -> None: ...
+
+
+# ---- s3control (Batch Replication jobs) ----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicationJobRequest:
+    """Everything CreateJob needs for one manifest; stored verbatim so a retry resends it unchanged."""
+
+    account_id: str
+    region: str
+    source_bucket: str
+    destination_bucket: str
+    manifest_bucket: str
+    manifest_key: str
+    manifest_etag: str  # unquoted
+    object_count: int
+    report_bucket: str
+    report_prefix: str
+    role_arn: str
+    priority: int
+    token: str
+    description: str
+
+    @property
+    def manifest_arn(self) -> str:
+        return f"arn:aws:s3:::{self.manifest_bucket}/{self.manifest_key}"
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, document: str | bytes) -> ReplicationJobRequest:
+        data = json.loads(document)
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+
+
+class JobStarter(Protocol):
+    def create_replication_job(self, request: ReplicationJobRequest) -> str:
+        """Start the job; the JobId. The same request (token) must not start a second job."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class JobDescription:
+    """What DescribeJob says about a job, reduced to what tracking uses."""
+
+    job_id: str
+    status: str
+    total_tasks: int = 0
+    tasks_succeeded: int = 0
+    tasks_failed: int = 0
+    failure_reasons: list[str] = field(default_factory=list)
+    status_update_reason: str | None = None
+    suspended_cause: str | None = None
+    report_enabled: bool = False
+    report_bucket: str | None = None  # bucket name
+    report_prefix: str | None = None
+    manifest_arn: str | None = None
+    created_at: datetime | None = None
+    terminated_at: datetime | None = None
+
+
+class JobDescriber(Protocol):
+    def describe_job(self, job_id: str, region: str) -> JobDescription:
+        """The job's status and progress; NotFoundError when the job does not exist (any more)."""
+        ...
