@@ -12,7 +12,7 @@ import pytest
 from replimend.errors import AwsCallError, ConflictError, MalformedEventError
 from replimend.ledger import Ledger, RecordOutcome, format_time
 from replimend.ledger import table as table_module
-from replimend.ledger.failures import identity
+from replimend.ledger.objects import identity
 from replimend.ledger.table import shard_of
 from replimend.models import NOT_TRACKED, TEST_EVENT, Action, ObjectRef, ObjectState, ReplicationEvent
 from tests.integration.ledger_helpers import RETRY, RETRY_AFTER_FIX, T0, FakeClock, classified, failure_event

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from replimend.ledger.failures import identity, object_pk, object_sk, ref_from_keys
 from replimend.ledger.incidents import incident_key
 from replimend.ledger.jobs import job_key, token_key
+from replimend.ledger.objects import identity, object_pk, object_sk, ref_from_keys
 from replimend.ledger.table import format_time, parse_time, shard_of
 from replimend.lifecycle import compare_sequencers
 from replimend.models import ObjectRef

@@ -1,7 +1,9 @@
 """The audit ledger: one DynamoDB table, and the only DynamoDB code in replimend.
 
 ``Ledger`` is the facade every stage uses; behind it one module per aggregate:
-  failures.py   object failures, their history on the item, due work, the pair registry
+  objects.py    object failure items: keys, codec, reads (a record, a key's history)
+  failures.py   writes of object failures: S3 events and transitions (history on the item)
+  due.py        due work (the DueWork index) and the registry of (source, destination) pairs
   incidents.py  incidents (one cause: source, destination, reason), counted once per batch
   jobs.py       Batch Replication jobs and their request tokens
   activity.py   which keys of a bucket changed in which hour (audit by bucket and time)
@@ -27,9 +29,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from replimend.ledger.activity import ActivityLog
-from replimend.ledger.failures import DUE_INDEX, FailureStore
+from replimend.ledger.due import DUE_INDEX, DueWork
+from replimend.ledger.failures import FailureStore
 from replimend.ledger.incidents import IncidentStore
 from replimend.ledger.jobs import JobStore
+from replimend.ledger.objects import ObjectReader
 from replimend.ledger.table import Clock, Table, format_time, parse_time
 from replimend.lifecycle import DUE_STATES, STATE_FOR_ACTION, RecordOutcome
 from replimend.models import (
@@ -66,9 +70,11 @@ class Ledger:
         self._table = Table(table)
         self._clock: Clock = clock or (lambda: datetime.now(UTC))
         self._activity = ActivityLog(self._table)
+        self._due = DueWork(self._table, index_shards=index_shards, clock=self._now)
+        self._objects = ObjectReader(self._table)
         self._failures = FailureStore(
             self._table,
-            index_shards=index_shards,
+            due=self._due,
             retention_days=history_retention_days,
             clock=self._now,
             note=self._note,
@@ -100,7 +106,7 @@ class Ledger:
 
     @property
     def index_shards(self) -> int:
-        return self._failures.index_shards
+        return self._due.index_shards
 
     def _now(self) -> datetime:
         return self._clock()
@@ -149,7 +155,7 @@ class Ledger:
         return decision.outcome
 
     def get_failure(self, ref: ObjectRef) -> FailureRecord | None:
-        return self._failures.get(ref)
+        return self._objects.get(ref)
 
     def transition(
         self,
@@ -182,13 +188,13 @@ class Ledger:
 
     def open_pairs(self) -> list[tuple[str, str]]:
         """(source, destination) pairs with FAILED or BLOCKED objects now."""
-        return [pair for pair in self._failures.pairs() if self._failures.has_due_work(*pair)]
+        return [pair for pair in self._due.pairs() if self._due.has_due_work(*pair)]
 
     def due_failures(
         self, source_bucket: str, destination_bucket: str, *, now: datetime, limit: int | None = None
     ) -> Iterator[FailureRecord]:
         """FAILED/BLOCKED objects of a pair whose next attempt is due, oldest first."""
-        return self._failures.due(source_bucket, destination_bucket, now=now, limit=limit)
+        return self._due.due(source_bucket, destination_bucket, now=now, limit=limit)
 
     def failures_in_state(
         self,
@@ -226,7 +232,7 @@ class Ledger:
     ) -> Iterator[FailureRecord]:
         pairs = [
             (s, d)
-            for s, d in self._failures.pairs()
+            for s, d in self._due.pairs()
             if (source_bucket is None or s == source_bucket)
             and (destination_bucket is None or d == destination_bucket)
         ]
@@ -235,14 +241,14 @@ class Ledger:
                 found = [
                     r
                     for _, d in (p for p in pairs if p[0] == source)
-                    for r in self._failures.due(source, d, now=None)
+                    for r in self._due.due(source, d, now=None)
                     if r.state is state
                 ]
             else:
                 found = [
                     r
                     for key in self._activity.keys(source, None, None)
-                    for r in self._failures.records_of_key(source, key)
+                    for r in self._objects.records_of_key(source, key)
                     if r.state is state
                     and (destination_bucket is None or r.ref.destination_bucket == destination_bucket)
                 ]
@@ -253,14 +259,14 @@ class Ledger:
 
     def history(self, source_bucket: str, key: str) -> list[HistoryEntry]:
         """An object's audit trail across all its versions and destinations, in time order."""
-        return self._failures.history(source_bucket, key)
+        return self._objects.history(source_bucket, key)
 
     def audit_by_bucket(
         self, bucket: str, *, since: datetime | None = None, until: datetime | None = None
     ) -> Iterator[HistoryEntry]:
         """Every history line of the bucket's objects inside [since, until], in time order."""
         streams = [
-            [e for e in self._failures.history(bucket, key) if _inside(e.at, since, until)]
+            [e for e in self._objects.history(bucket, key) if _inside(e.at, since, until)]
             for key in self._activity.keys(bucket, since, until)
         ]
         return heapq.merge(*streams, key=lambda e: (e.at, e.kind != "event"))
@@ -269,7 +275,7 @@ class Ledger:
         self, reason: str, *, since: datetime | None = None, until: datetime | None = None
     ) -> Iterator[HistoryEntry]:
         """History lines written while an object's failure reason was ``reason``, in time order."""
-        buckets = sorted({source for source, _ in self._failures.pairs()})
+        buckets = sorted({source for source, _ in self._due.pairs()})
         streams = [
             (e for e in self.audit_by_bucket(bucket, since=since, until=until) if e.failure_reason == reason)
             for bucket in buckets

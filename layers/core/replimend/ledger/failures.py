@@ -1,46 +1,31 @@
-"""Object failures: one item per (source, key, version, destination), its audit trail on the item.
-
-Item (attribute names are short on purpose: DynamoDB bills each write per started KB of the item,
-names included, and the object item is written at every step of the lifecycle):
-  pk  O#<source>#<key>                 the full S3 key (a partition key may be 2,048 bytes)
-  sk  V#<version|null>#<destination>
-  st state · sbe set by an event · rsn failure reason · act action · att attempts
-  fs first seen · ls/seq/eid newest event (time, sequencer, id) · nx next attempt · job current job
-  rule · reg Region · size · dst_arn (only when not the plain bucket ARN)
-  h   history lines, oldest first (``history.py``); older lines overflow to ``H#`` items
-  oe  ids of events whose lines overflowed (duplicate detection)
-  due_pk D#<source>#<destination>#<shard>   due_sk <next attempt>#<digest>   only while FAILED/BLOCKED
-  exp TTL (closed objects, when a retention is set)
+"""Writes of object failure items: recording S3 events and lifecycle transitions.
 
 Writes never read first: a new failure is a conditional put (attribute_not_exists); when the item
 exists, DynamoDB answers with it (ReturnValuesOnConditionCheckFailure=ALL_OLD) and the event is
-re-decided on what it returned. Transitions are conditional on the item's ``v`` counter.
+re-decided on what it returned. Transitions are conditional on the item's ``v`` counter. The item
+layout is in ``objects.py``; the due-work index attributes come from ``due.py``.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.conditions import Attr
 
-from replimend.errors import ConflictError, MalformedEventError, NotFoundError
+from replimend.errors import ConflictError, NotFoundError
 from replimend.ledger import history as lines
-from replimend.ledger.table import (
-    AFTER_TIME,
-    NO_DESTINATION,
-    NULL_VERSION,
-    Clock,
-    Item,
-    Table,
-    as_int,
-    digest,
-    format_time,
-    maybe_time,
-    shard_of,
+from replimend.ledger.due import DueWork
+from replimend.ledger.objects import (
+    describe,
+    object_key,
+    object_pk,
+    record_from_item,
+    ref_from_keys,
+    ref_of_event,
 )
+from replimend.ledger.table import NULL_VERSION, Clock, Item, Table, as_int, format_time
 from replimend.lifecycle import (
     CLOSED_STATES,
     DUE_STATES,
@@ -49,18 +34,8 @@ from replimend.lifecycle import (
     check_transition,
     decide_event,
 )
-from replimend.models import (
-    Action,
-    Classification,
-    FailureRecord,
-    HistoryEntry,
-    ObjectRef,
-    ObjectState,
-    ReplicationEvent,
-)
+from replimend.models import Classification, FailureRecord, ObjectRef, ObjectState, ReplicationEvent
 
-DUE_INDEX = "DueWork"
-PAIRS_PK = "PAIRS"
 #: History lines kept on the object item; beyond this the older ones move to an overflow item.
 INLINE_HISTORY = 8
 #: Conditional-write attempts before a lost race is reported as ConflictError (each lost race
@@ -70,99 +45,17 @@ MAX_WRITE_ATTEMPTS = 16
 ActivityNote = Callable[[str, str, datetime], None]
 
 
-def object_pk(source_bucket: str, key: str) -> str:
-    return f"O#{source_bucket}#{key}"
-
-
-def object_sk(version_id: str | None, destination_bucket: str) -> str:
-    return f"V#{version_id or NULL_VERSION}#{destination_bucket}"
-
-
-def object_key(ref: ObjectRef) -> dict[str, str]:
-    return {
-        "pk": object_pk(ref.source_bucket, ref.key),
-        "sk": object_sk(ref.version_id, ref.destination_bucket),
-    }
-
-
-def identity(ref: ObjectRef) -> str:
-    """The digest of an object failure used in index keys (never the S3 key itself)."""
-    return digest(ref.key, ref.version_id or NULL_VERSION, ref.destination_bucket)
-
-
-def ref_of_event(event: ReplicationEvent) -> ObjectRef:
-    if not event.source_bucket or event.key is None:
-        raise MalformedEventError(f"{event.event_type} event {event.event_id} names no source bucket or key")
-    return ObjectRef(
-        event.source_bucket, event.key, event.version_id, event.destination_bucket or NO_DESTINATION
-    )
-
-
-def ref_from_keys(pk: str, sk: str) -> ObjectRef:
-    source_bucket, key = pk[2:].split("#", 1)
-    # Bucket names and S3 version IDs never contain "#"; the key may, so it is split off last.
-    _, version, destination = sk.split("#", 2)
-    return ObjectRef(source_bucket, key, None if version == NULL_VERSION else version, destination)
-
-
-def describe(ref: ObjectRef) -> str:
-    version = ref.version_id or NULL_VERSION
-    return f"s3://{ref.source_bucket}/{ref.key} version {version} -> {ref.destination_bucket}"
-
-
-def record_from_item(item: Item) -> FailureRecord:
-    ref = ref_from_keys(str(item["pk"]), str(item["sk"]))
-    history = lines.decode_all(ref, [str(t) for t in item.get("h", [])])
-    transitions = [entry for entry in history if entry.kind == "transition"]
-    event_ids = {entry.event_id for entry in history if entry.kind == "event" and entry.event_id}
-    event_ids.update(str(e) for e in item.get("oe", ()))
-    destination_arn = item.get("dst_arn") or (
-        f"arn:aws:s3:::{ref.destination_bucket}" if ref.destination_bucket != NO_DESTINATION else None
-    )
-    return FailureRecord(
-        ref=ref,
-        state=ObjectState(item["st"]),
-        failure_reason=item.get("rsn"),
-        action=Action(item["act"]),
-        category=_category(item.get("rsn")),
-        attempts=as_int(item.get("att")),
-        first_seen=maybe_time(item.get("fs")),
-        last_seen=maybe_time(item.get("ls")),
-        last_sequencer=item.get("seq"),
-        destination_bucket_arn=destination_arn,
-        rule_id=item.get("rule"),
-        region=item.get("reg"),
-        next_attempt_at=maybe_time(item.get("nx")),
-        job_id=item.get("job"),
-        job_ids=list(dict.fromkeys(e.job_id for e in transitions if e.job_id)),
-        version=as_int(item.get("v")),
-        state_since=transitions[-1].at if transitions else None,
-        state_by_event=bool(item.get("sbe", False)),
-        last_event_id=item.get("eid"),
-        event_ids=frozenset(event_ids),
-        history_count=len(history),
-    )
-
-
-def _category(reason: str | None) -> str:
-    from replimend.reasons import reason_entry
-
-    return reason_entry(reason).category
-
-
 class FailureStore:
-    """Object failure items: recording events, transitions, due work, history."""
+    """Writes object failure items: S3 events and lifecycle transitions."""
 
     def __init__(
-        self, table: Table, *, index_shards: int, retention_days: int, clock: Clock, note: ActivityNote
+        self, table: Table, *, due: DueWork, retention_days: int, clock: Clock, note: ActivityNote
     ) -> None:
         self._table = table
-        self.index_shards = index_shards
+        self._due = due
         self.retention_days = retention_days
         self._clock = clock
         self._note = note
-        # Pairs registered by this process: the registry item is written once per container.
-        self._registered_pairs: set[tuple[str, str]] = set()
 
     # ------------------------------------------------------------------ events
 
@@ -184,14 +77,14 @@ class FailureStore:
             try:
                 if current is None:
                     self._table.put(created, Attr("pk").not_exists(), old=True)
-                    self._register_pair(ref)
+                    self._due.register_pair(ref)
                 else:
                     decision, item = self._apply_to_existing(current, event, classification, actor, now)
                     if item is None:
                         return decision, ref
                     self._table.put(item, Attr("v").eq(as_int(current.get("v"))), old=True)
                     if decision.transition and decision.to_state in DUE_STATES:
-                        self._register_pair(ref)
+                        self._due.register_pair(ref)
             except ConflictError as exc:
                 # The item exists (or changed): DynamoDB returned it; decide again on what it holds.
                 current = exc.current if isinstance(exc.current, dict) else None
@@ -237,7 +130,7 @@ class FailureStore:
             )
             ref = record.ref
             if decision.to_state in DUE_STATES:
-                item.update(self._due_attrs(ref, now))
+                item.update(self._due.attrs(ref, now))
             else:
                 item.update(_without_due())
             item["exp"] = self._expiry(decision.to_state, now)
@@ -283,7 +176,7 @@ class FailureStore:
         ):
             item["dst_arn"] = event.destination_bucket_arn
         if state in DUE_STATES:
-            item.update(self._due_attrs(ref, now))
+            item.update(self._due.attrs(ref, now))
         return {k: v for k, v in item.items() if v is not None}
 
     def _observe(
@@ -306,10 +199,6 @@ class FailureStore:
         return EventDecision(RecordOutcome.OBSERVED)
 
     # ------------------------------------------------------------------ transitions
-
-    def get(self, ref: ObjectRef) -> FailureRecord | None:
-        item = self._table.get(**object_key(ref))
-        return record_from_item(item) if item else None
 
     def transition(
         self,
@@ -351,7 +240,7 @@ class FailureStore:
             sets["job"] = job_id
         if to_state in DUE_STATES:
             due_at = next_attempt_at or record.next_attempt_at or now
-            sets.update(self._due_attrs(ref, due_at))
+            sets.update(self._due.attrs(ref, due_at))
         else:
             sets.update(_without_due())
             if next_attempt_at is not None:
@@ -444,115 +333,10 @@ class FailureStore:
 
     # ------------------------------------------------------------------ due work and pairs
 
-    def _due_attrs(self, ref: ObjectRef, due_at: datetime) -> dict[str, Any]:
-        ident = identity(ref)
-        at = format_time(due_at)
-        return {
-            "nx": at,
-            "due_pk": f"D#{ref.source_bucket}#{ref.destination_bucket}#{shard_of(ident, self.index_shards)}",
-            "due_sk": f"{at}#{ident}",
-        }
-
     def _expiry(self, state: ObjectState, now: datetime) -> int | None:
         if self.retention_days <= 0 or state not in CLOSED_STATES:
             return None
         return int((now + timedelta(days=self.retention_days)).timestamp())
-
-    def _register_pair(self, ref: ObjectRef) -> None:
-        pair = (ref.source_bucket, ref.destination_bucket)
-        if pair in self._registered_pairs:
-            return
-        self._table.update(
-            {"pk": PAIRS_PK, "sk": f"P#{ref.source_bucket}#{ref.destination_bucket}"},
-            UpdateExpression="SET #src = :s, #dst = :d, #at = if_not_exists(#at, :t)",
-            ExpressionAttributeNames={
-                "#src": "source_bucket",
-                "#dst": "destination_bucket",
-                "#at": "registered_at",
-            },
-            ExpressionAttributeValues={
-                ":s": ref.source_bucket,
-                ":d": ref.destination_bucket,
-                ":t": format_time(self._clock()),
-            },
-            ReturnValues="NONE",
-        )
-        self._registered_pairs.add(pair)
-
-    def pairs(self) -> list[tuple[str, str]]:
-        """Every (source, destination) that ever had a failure (a handful of registry items)."""
-        items = self._table.query(KeyConditionExpression=Key("pk").eq(PAIRS_PK) & Key("sk").begins_with("P#"))
-        return sorted((str(i["source_bucket"]), str(i["destination_bucket"])) for i in items)
-
-    def has_due_work(self, source_bucket: str, destination_bucket: str) -> bool:
-        for shard in range(self.index_shards):
-            response = self._table.call(
-                "Query",
-                IndexName=DUE_INDEX,
-                KeyConditionExpression=Key("due_pk").eq(f"D#{source_bucket}#{destination_bucket}#{shard}"),
-                Limit=1,
-            )
-            if response.get("Items"):
-                return True
-        return False
-
-    def due(
-        self, source_bucket: str, destination_bucket: str, *, now: datetime | None, limit: int | None = None
-    ) -> Iterator[FailureRecord]:
-        """FAILED/BLOCKED records of a pair (due by ``now`` when given), oldest first, across shards.
-
-        The index holds keys only; the records are read with BatchGetItem (strongly consistent), so
-        a record that moved since the index saw it is skipped rather than acted on.
-        """
-        partitions = [f"D#{source_bucket}#{destination_bucket}#{n}" for n in range(self.index_shards)]
-        high = format_time(now) + AFTER_TIME if now is not None else None
-        page = min(limit, 500) if limit else 500
-        keys = self._table.query_merged(DUE_INDEX, partitions, "due_pk", "due_sk", high=high, page_size=page)
-        produced = 0
-        for chunk in _chunks(keys, 100):
-            found = self._table.batch_get([{"pk": str(k["pk"]), "sk": str(k["sk"])} for k in chunk])
-            for key in chunk:
-                item = found.get((str(key["pk"]), str(key["sk"])))
-                if item is None or ObjectState(item["st"]) not in DUE_STATES:
-                    continue
-                yield record_from_item(item)
-                produced += 1
-                if limit is not None and produced >= limit:
-                    return
-
-    # ------------------------------------------------------------------ history
-
-    def object_items(self, source_bucket: str, key: str) -> Iterator[Item]:
-        return self._table.query(KeyConditionExpression=Key("pk").eq(object_pk(source_bucket, key)))
-
-    def records_of_key(self, source_bucket: str, key: str) -> list[FailureRecord]:
-        return [
-            record_from_item(i)
-            for i in self.object_items(source_bucket, key)
-            if str(i["sk"]).startswith("V#")
-        ]
-
-    def history(self, source_bucket: str, key: str) -> list[HistoryEntry]:
-        """Every line of every version and destination of a key, in time order (a line found in
-        two items, after a retried overflow, once)."""
-        seen: dict[tuple[str | None, str, str], HistoryEntry] = {}
-        reasons: dict[tuple[str | None, str], str | None] = {}  # carried through a ref's items in order
-        for item in self.object_items(source_bucket, key):
-            sk = str(item["sk"])
-            if sk.startswith("E#"):
-                ref = ObjectRef(source_bucket, key, item.get("ver"), str(item.get("dst", NO_DESTINATION)))
-            else:
-                _, version, destination = sk.split("#", 2)
-                if sk.startswith("H#"):
-                    destination = destination.rsplit("#", 1)[0]
-                ref = ObjectRef(source_bucket, key, None if version == NULL_VERSION else version, destination)
-            texts = [str(t) for t in item.get("h", [])]
-            entries = lines.decode_all(ref, texts, reasons.get((ref.version_id, ref.destination_bucket)))
-            if entries:
-                reasons[(ref.version_id, ref.destination_bucket)] = entries[-1].failure_reason
-            for text, entry in zip(texts, entries, strict=True):
-                seen.setdefault((ref.version_id, ref.destination_bucket, text), entry)
-        return sorted(seen.values(), key=lambda entry: (entry.at, entry.kind != "event"))
 
 
 def _newest_event_fields(event: ReplicationEvent, classification: Classification) -> dict[str, Any]:
@@ -573,11 +357,3 @@ def _newest_event_fields(event: ReplicationEvent, classification: Classification
 
 def _without_due() -> dict[str, Any]:
     return {"due_pk": None, "due_sk": None, "nx": None}
-
-
-def _chunks(items: Iterator[Item], size: int) -> Iterator[list[Item]]:
-    while True:
-        chunk = list(itertools.islice(items, size))
-        if not chunk:
-            return
-        yield chunk

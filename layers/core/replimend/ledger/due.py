@@ -1,0 +1,113 @@
+"""Due work: FAILED/BLOCKED objects by (source, destination), oldest next attempt first.
+
+The ``DueWork`` index is sparse and KEYS_ONLY: an object is in it only while due, and a write that
+changes no index key (a BLOCKED/FAILED flip, a new failure reason) costs no index write. Its keys
+hold a digest of the object, never the S3 key. ``PAIRS`` registry items name every pair that ever
+had a failure, written once per pair per container, so finding open pairs never scans.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+
+from replimend.ledger import table as table_module
+from replimend.ledger.objects import identity, record_from_item
+from replimend.ledger.table import AFTER_TIME, Clock, Item, Table, format_time, shard_of
+from replimend.lifecycle import DUE_STATES
+from replimend.models import FailureRecord, ObjectRef, ObjectState
+
+DUE_INDEX = "DueWork"
+PAIRS_PK = "PAIRS"
+
+
+class DueWork:
+    def __init__(self, table: Table, *, index_shards: int, clock: Clock) -> None:
+        self._table = table
+        self.index_shards = index_shards
+        self._clock = clock
+        # Pairs registered by this process: the registry item is written once per container.
+        self._registered_pairs: set[tuple[str, str]] = set()
+
+    def attrs(self, ref: ObjectRef, due_at: datetime) -> dict[str, Any]:
+        ident = identity(ref)
+        at = format_time(due_at)
+        return {
+            "nx": at,
+            "due_pk": f"D#{ref.source_bucket}#{ref.destination_bucket}#{shard_of(ident, self.index_shards)}",
+            "due_sk": f"{at}#{ident}",
+        }
+
+    def register_pair(self, ref: ObjectRef) -> None:
+        pair = (ref.source_bucket, ref.destination_bucket)
+        if pair in self._registered_pairs:
+            return
+        self._table.update(
+            {"pk": PAIRS_PK, "sk": f"P#{ref.source_bucket}#{ref.destination_bucket}"},
+            UpdateExpression="SET #src = :s, #dst = :d, #at = if_not_exists(#at, :t)",
+            ExpressionAttributeNames={
+                "#src": "source_bucket",
+                "#dst": "destination_bucket",
+                "#at": "registered_at",
+            },
+            ExpressionAttributeValues={
+                ":s": ref.source_bucket,
+                ":d": ref.destination_bucket,
+                ":t": format_time(self._clock()),
+            },
+            ReturnValues="NONE",
+        )
+        self._registered_pairs.add(pair)
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """Every (source, destination) that ever had a failure (a handful of registry items)."""
+        items = self._table.query(KeyConditionExpression=Key("pk").eq(PAIRS_PK) & Key("sk").begins_with("P#"))
+        return sorted((str(i["source_bucket"]), str(i["destination_bucket"])) for i in items)
+
+    def has_due_work(self, source_bucket: str, destination_bucket: str) -> bool:
+        for shard in range(self.index_shards):
+            response = self._table.call(
+                "Query",
+                IndexName=DUE_INDEX,
+                KeyConditionExpression=Key("due_pk").eq(f"D#{source_bucket}#{destination_bucket}#{shard}"),
+                Limit=1,
+            )
+            if response.get("Items"):
+                return True
+        return False
+
+    def due(
+        self, source_bucket: str, destination_bucket: str, *, now: datetime | None, limit: int | None = None
+    ) -> Iterator[FailureRecord]:
+        """FAILED/BLOCKED records of a pair (due by ``now`` when given), oldest first, across shards.
+
+        The index holds keys only; the records are read with BatchGetItem (strongly consistent), so
+        a record that moved since the index saw it is skipped rather than acted on.
+        """
+        partitions = [f"D#{source_bucket}#{destination_bucket}#{n}" for n in range(self.index_shards)]
+        high = format_time(now) + AFTER_TIME if now is not None else None
+        page = min(limit, table_module.PAGE_SIZE) if limit else table_module.PAGE_SIZE
+        keys = self._table.query_merged(DUE_INDEX, partitions, "due_pk", "due_sk", high=high, page_size=page)
+        produced = 0
+        for chunk in _chunks(keys, 100):
+            found = self._table.batch_get([{"pk": str(k["pk"]), "sk": str(k["sk"])} for k in chunk])
+            for key in chunk:
+                item = found.get((str(key["pk"]), str(key["sk"])))
+                if item is None or ObjectState(item["st"]) not in DUE_STATES:
+                    continue
+                yield record_from_item(item)
+                produced += 1
+                if limit is not None and produced >= limit:
+                    return
+
+
+def _chunks(items: Iterator[Item], size: int) -> Iterator[list[Item]]:
+    while True:
+        chunk = list(itertools.islice(items, size))
+        if not chunk:
+            return
+        yield chunk
