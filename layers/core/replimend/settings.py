@@ -27,7 +27,7 @@ class LedgerSettings(BaseModel):
     #: does not land on one partition. Changing it on a live table orphans nothing (readers
     #: query every shard up to the value), but only raise it.
     index_shards: int = Field(default=16, ge=1, le=256, alias="LEDGER_INDEX_SHARDS")
-    #: Days after which history entries expire via DynamoDB TTL; 0 keeps them forever.
+    #: Days a closed object (and its history) is kept after closing, via DynamoDB TTL; 0 keeps it forever.
     history_retention_days: int = Field(default=0, ge=0, alias="HISTORY_RETENTION_DAYS")
 
 
