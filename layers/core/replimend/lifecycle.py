@@ -393,6 +393,14 @@ def after_job_without_report(
     )
 
 
+def after_missing_report_row(record: FailureRecord, *, now: datetime) -> TaskDecision:
+    """An object of a job that completed, whose report has no row for it (or none we could match):
+    nothing says it failed, so no attempt is counted and its reason stays; it is due at once, and
+    the next pass's HEAD check closes it if it did replicate."""
+    why = "the job's completion report has no row for this object"
+    return TaskDecision(S.FAILED, record.attempts, record.failure_reason, now, why)
+
+
 def belongs_to_job(record: FailureRecord, job_id: str) -> bool:
     """Whether a job's result may move this record: it is in the job, or was never marked (a crash
     between CreateJob and marking); not once a previous application already moved it."""

@@ -7,11 +7,12 @@ decodes report keys) and the s3control adapter (the manifest spec of CreateJob).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from urllib.parse import quote, unquote_plus
+from urllib.parse import quote, unquote, unquote_plus
 
 from replimend.errors import MalformedEventError
 
@@ -36,6 +37,24 @@ def decode_key(encoded: str) -> str:
         return unquote_plus(encoded, errors="strict")
     except UnicodeDecodeError as exc:
         raise MalformedEventError(f"key escapes are not UTF-8: {encoded[:100]!r}") from exc
+
+
+def key_candidates(raw: str) -> list[str]:
+    """The keys a report row's key text may stand for, most likely first.
+
+    AWS does not document how completion reports encode keys. First the exact string replimend
+    wrote in the manifest (``encode_key``'s inverse), then a form-encoded reading ('+' for a
+    space), then a percent-decoded one, then the text as it is; escapes that are not valid UTF-8
+    give no candidate.
+    """
+    readings: list[str] = []  # [percent-decoded, form-decoded], when the escapes are valid UTF-8
+    if not _BAD_ESCAPE.search(raw):
+        for decode in (unquote, unquote_plus):
+            with contextlib.suppress(UnicodeDecodeError):
+                readings.append(decode(raw, errors="strict"))
+    exact = [key for key in readings[:1] if encode_key(key) == raw]
+    candidates = [*exact, *readings[1:], *readings[:1], raw]
+    return list(dict.fromkeys(candidates))
 
 
 def csv_rows(lines: Iterable[str]) -> Iterator[list[str] | csv.Error]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from replimend.errors import MalformedEventError
-from replimend.manifest_csv import csv_rows, decode_key
+from replimend.manifest_csv import csv_rows, key_candidates
 
 _REASON_CODE = re.compile(
     r"\b((?:Src|Dst)[A-Za-z]+|AssumeRoleNotPermitted|InitiateReplicationNotPermitted)\b"
@@ -63,12 +63,18 @@ class TaskResult:
     """One task (object) of a completion report."""
 
     bucket: str
-    key: str  # decoded
+    key: str  # decoded (the likeliest reading of raw_key)
     version_id: str | None  # None when the row had no version
     succeeded: bool
     error_code: str | None
     http_status: int | None
     message: str
+    raw_key: str = ""  # the key text as the report has it
+
+    @property
+    def key_candidates(self) -> list[str]:
+        """The keys this row may name, most likely first (``manifest_csv.key_candidates``)."""
+        return key_candidates(self.raw_key) if self.raw_key else [self.key]
 
     @property
     def failure_reason(self) -> str | None:
@@ -117,7 +123,8 @@ def _task_result(fields: list[str]) -> TaskResult | None:
     message = ",".join(rest[2:])
     return TaskResult(
         bucket=bucket,
-        key=decode_key(encoded_key),
+        key=key_candidates(encoded_key)[0],
+        raw_key=encoded_key,
         version_id=version or None,
         succeeded=status == "succeeded",
         error_code=error_code,

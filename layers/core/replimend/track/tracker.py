@@ -65,7 +65,7 @@ class JobUpdate:
     retrying: int = 0  # back to FAILED with backoff
     gave_up: int = 0
     closed: int = 0  # OBSOLETE / DONE / ESCALATED by the task's failure reason
-    returned: int = 0  # objects of a job without (complete) report, returned to FAILED
+    returned: int = 0  # objects no report row resolved, resolved once the job ended
     unmatched: int = 0  # report rows with no object of this job in the ledger
     unreadable_rows: int = 0
     stale: bool = False
@@ -196,15 +196,14 @@ class JobTracker:
     def _apply_outcome(
         self, job: JobRecord, description: JobDescription, update: JobUpdate, now: datetime
     ) -> None:
-        covered = 0
-        tasks = self._report_tasks(job, description, update)
+        matched = 0
         failures: Counter[str] = Counter()
-        for task in tasks:
-            covered += 1
-            self._apply_task(job, task, update, now, failures)
-        if covered < job.object_count:
-            # No report (a failed job before any task ran, a cancelled one) or a partial one:
-            # whatever is still in this job goes back to FAILED with the job's own reasons.
+        for task in self._report_tasks(job, description, update):
+            matched += self._apply_task(job, task, update, now, failures)
+        if matched < job.object_count:
+            # No report (a failed job before any task ran, a cancelled one), a partial one, or rows
+            # we could not match: nothing may stay IN_JOB once its job has ended (the ones left are
+            # counted in ``returned``, metric ObjectsReturnedFromJob).
             reason = _job_failure_code(description, job)
             returned = self._return_objects(
                 job, reason, update, now, count_attempt=job.status != JobStatus.CANCELLED.value
@@ -240,13 +239,15 @@ class JobTracker:
 
     def _apply_task(
         self, job: JobRecord, task: TaskResult, update: JobUpdate, now: datetime, failures: Counter[str]
-    ) -> None:
-        destination = job.destination_bucket or ""
-        record = find_failure(self.ledger, task.bucket, task.key, task.version_id, destination)
+    ) -> int:
+        """Apply one report row; 1 when it named an object of this job (moved now or before), else 0."""
+        record = self._task_record(job, task)
+        if record is None:
+            update.unmatched += 1
+            return 0
         for _ in range(3):
-            if record is None or not lifecycle.belongs_to_job(record, job.job_id):
-                update.unmatched += 1
-                return
+            if not lifecycle.belongs_to_job(record, job.job_id):
+                return 1  # already applied (a second event or poll for the same job)
             decision = lifecycle.after_task(
                 record,
                 succeeded=task.succeeded,
@@ -258,15 +259,25 @@ class JobTracker:
             try:
                 self._apply(record, job, decision, update, detail=task.message or None)
             except ConflictError as exc:
-                record = (
-                    exc.current
-                    if isinstance(exc.current, FailureRecord)
-                    else self.ledger.get_failure(record.ref)
-                )
+                fresh = exc.current if isinstance(exc.current, FailureRecord) else None
+                record = fresh or self.ledger.get_failure(record.ref)
+                if record is None:
+                    return 1
                 continue
             if decision.reopens_incident and decision.failure_reason:
                 failures[decision.failure_reason] += decision.counts_for_incident
-            return
+            return 1
+        return 1
+
+    def _task_record(self, job: JobRecord, task: TaskResult) -> FailureRecord | None:
+        """The object a report row names: the exact key string of our manifest first, then other
+        readings of it (AWS does not document the report's key encoding)."""
+        destination = job.destination_bucket or ""
+        for key in task.key_candidates:
+            record = find_failure(self.ledger, task.bucket, key, task.version_id, destination)
+            if record is not None:
+                return record
+        return None
 
     def _backoff(self) -> lifecycle.Backoff:
         return lifecycle.Backoff(
@@ -315,14 +326,17 @@ class JobTracker:
             for _ in range(3):
                 if record is None or record.state is not ObjectState.IN_JOB or record.job_id != job.job_id:
                     break
-                decision = lifecycle.after_job_without_report(
-                    record,
-                    job_cancelled=not count_attempt,
-                    job_reason=reason,
-                    max_attempts=self.settings.max_attempts,
-                    backoff=self._backoff(),
-                    now=now,
-                )
+                if job.status == JobStatus.COMPLETE.value:
+                    decision = lifecycle.after_missing_report_row(record, now=now)
+                else:
+                    decision = lifecycle.after_job_without_report(
+                        record,
+                        job_cancelled=not count_attempt,
+                        job_reason=reason,
+                        max_attempts=self.settings.max_attempts,
+                        backoff=self._backoff(),
+                        now=now,
+                    )
                 try:
                     self._apply(record, job, decision, update, detail=detail)
                 except ConflictError as exc:
