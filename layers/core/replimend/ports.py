@@ -204,6 +204,14 @@ class JobStarter(Protocol):
         """Start the job; the JobId. The same request (token) must not start a second job."""
         ...
 
+    def find_job(self, region: str, tag: str) -> str | None:
+        """The id of a job whose Description holds ``tag`` (ListJobs), or None.
+
+        Crash recovery relies on this, not on what CreateJob does with a ClientRequestToken it has
+        seen: AWS documents no answer for a re-used token, nor for how long it remembers one.
+        """
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class JobDescription:

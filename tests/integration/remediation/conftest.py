@@ -138,6 +138,24 @@ class World:
         params.update(expected)
         self.stubber.add_response("create_job", {"JobId": job_id}, expected_params=params)
 
+    def expect_list_jobs(self, *jobs: tuple[str, str]) -> None:
+        """The next ListJobs answers these (job id, description) pairs, in one page."""
+        listed = [
+            {
+                "JobId": job_id,
+                "Description": description,
+                "Status": "Active",
+                "Operation": "S3ReplicateObject",
+            }
+            for job_id, description in jobs
+        ]
+        self.stubber.add_response(
+            "list_jobs", {"Jobs": listed}, expected_params={"AccountId": ACCOUNT, "MaxResults": 1000}
+        )
+
+    def expect_create_job_refused(self, code: str = "IdempotencyException") -> None:
+        self.stubber.add_client_error("create_job", service_error_code=code, http_status_code=400)
+
     def expect_describe_job(
         self,
         job_id: str,

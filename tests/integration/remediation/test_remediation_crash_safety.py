@@ -66,13 +66,73 @@ def test_crash_after_create_job_before_it_is_recorded(world: World, monkeypatch:
     # Given a pass that dies once S3 accepted CreateJob but before the ledger knew
     with pytest.raises(Crash):
         remediation.run()
-    # When the next pass runs, S3 answers the same token + request with the same job (stubbed so)
-    world.expect_create_job("job-1")
-    world.remediation().run()
-    # Then the retry resent the identical request (same token), so there is still one job
-    first, second = world.create_job_requests
-    assert first == second
+    # When the next pass resumes the marker, ListJobs finds the job by the tag in its Description
+    (request,) = world.create_job_requests
+    world.expect_list_jobs(("other-job", "someone else's job"), ("job-1", request["Description"]))
+    result = world.remediation().run()
+    # Then no second CreateJob was sent (what S3 does with a re-used token is not documented)
+    assert len(world.create_job_requests) == 1 and result.pairs[0].resumed_jobs == ["job-1"]
     assert_all_in_one_job(world, versions, "job-1")
+
+
+def test_a_resumed_job_s3_does_not_list_yet_is_found_when_create_job_refuses_its_token(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    versions = seed(world)
+    remediation = world.remediation()
+    real_create = remediation.jobs.create_replication_job
+
+    def create_then_die(request: Any) -> str:
+        real_create(request)
+        raise Crash
+
+    monkeypatch.setattr(remediation.jobs, "create_replication_job", create_then_die)
+    world.expect_create_job("job-1")
+    with pytest.raises(Crash):
+        remediation.run()
+    (request,) = world.create_job_requests
+    # Given ListJobs does not show the job yet, and CreateJob answers the re-used token with
+    # IdempotencyException (one of the answers AWS might give)
+    world.expect_list_jobs()
+    world.expect_create_job_refused()
+    world.expect_list_jobs(("job-1", request["Description"]))
+    # When the next pass resumes / Then the job is found and every object is in it once
+    result = world.remediation().run()
+    assert result.pairs[0].resumed_jobs == ["job-1"]
+    assert_all_in_one_job(world, versions, "job-1")
+
+
+def test_a_pending_job_that_cannot_be_resumed_releases_its_pair_after_a_few_passes(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from replimend.remediate.remediation import MAX_RESUMES
+
+    versions = seed(world)
+    remediation = world.remediation()
+
+    def create_dies(request: Any) -> str:
+        raise Crash
+
+    monkeypatch.setattr(remediation.jobs, "create_replication_job", create_dies)
+    with pytest.raises(Crash):
+        remediation.run()  # the marker is written, no job exists
+    # Given S3 never lists the job and refuses the token every time
+    for attempt in range(1, MAX_RESUMES + 1):
+        world.expect_list_jobs()
+        world.expect_create_job_refused()
+        world.expect_list_jobs()
+        result = world.remediation().run()
+        (pair,) = result.pairs
+        assert pair.errors and pair.jobs == []  # held: no new job while the marker is unresolved
+        assert pair.released_markers == int(attempt == MAX_RESUMES)
+    # Then after MAX_RESUMES passes the pair is released: the next pass plans its objects again,
+    # under a new token (the refused one cannot hold them forever)
+    world.expect_create_job("job-2")
+    result = world.remediation().run()
+    assert result.jobs == ["job-2"]
+    first, *_, last = world.create_job_requests
+    assert first["ClientRequestToken"] != last["ClientRequestToken"]
+    assert_all_in_one_job(world, versions, "job-2")
 
 
 def test_crash_after_create_job_while_new_failures_arrive(
@@ -92,7 +152,7 @@ def test_crash_after_create_job_while_new_failures_arrive(
         remediation.run()
     # Given a new failure recorded before the retry (the rows of a fresh plan would differ)
     late = world.fail("late.bin")
-    world.expect_create_job("job-1")  # the resumed request
+    world.expect_list_jobs(("job-1", world.create_job_requests[0]["Description"]))  # the resumed job
     world.expect_create_job("job-2")  # the new object's own job
     # When the next pass runs
     result = world.remediation().run()
@@ -104,7 +164,7 @@ def test_crash_after_create_job_while_new_failures_arrive(
     assert (
         len(
             world.manifest_rows(
-                world.create_job_requests[2]["Manifest"]["Location"]["ObjectArn"].split("/", 1)[1]
+                world.create_job_requests[1]["Manifest"]["Location"]["ObjectArn"].split("/", 1)[1]
             )
         )
         == 1

@@ -98,8 +98,22 @@ class BatchJobs:
             terminated_at=job.get("TerminationDate"),
         )
 
+    def find_job(self, region: str, tag: str) -> str | None:
+        """The newest job of the account in ``region`` whose Description holds ``tag``."""
+        found = [
+            (str(job.get("CreationTime", "")), str(job["JobId"]))
+            for job in self._list_jobs(region)
+            if tag in str(job.get("Description", ""))
+        ]
+        return max(found)[1] if found else None
+
     def list_job_ids(self, region: str, statuses: list[str] | None = None) -> Iterator[tuple[str, str]]:
         """(job id, status) of the account's jobs in a Region; botocore has no paginator for ListJobs."""
+        for job in self._list_jobs(region, statuses):
+            yield job["JobId"], job.get("Status", "")
+
+    def _list_jobs(self, region: str, statuses: list[str] | None = None) -> Iterator[dict[str, Any]]:
+        """Every JobListDescriptor, page by page: botocore has no paginator for ListJobs."""
         client = self._client_for_region(region)
         kwargs: dict[str, Any] = {"AccountId": self._account_id, "MaxResults": 1000}
         if statuses:
@@ -109,8 +123,7 @@ class BatchJobs:
                 page: Any = client.list_jobs(**kwargs)
             except ClientError as exc:
                 raise translate_client_error(exc, "ListJobs") from exc
-            for job in page.get("Jobs", []):
-                yield job["JobId"], job.get("Status", "")
+            yield from page.get("Jobs", [])
             if not page.get("NextToken"):
                 return
             kwargs["NextToken"] = page["NextToken"]

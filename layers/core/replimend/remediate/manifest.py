@@ -36,6 +36,12 @@ def pending_marker_key(source_bucket: str, destination_bucket: str, digest: str)
 
 
 PENDING_PREFIX = "pending/"
+RELEASED_PREFIX = "released/"
+
+
+def released_marker_key(pending_key: str) -> str:
+    """Where a pending marker goes once its job could not be resumed (see Remediation)."""
+    return RELEASED_PREFIX + pending_key.removeprefix(PENDING_PREFIX)
 
 
 def report_prefix(source_bucket: str, destination_bucket: str) -> str:
@@ -75,6 +81,10 @@ class ManifestChunk:
         self._hash.update(f"{record.version}\n".encode())
         pickle.dump(record, self._records, protocol=pickle.HIGHEST_PROTOCOL)
         self.count += 1
+
+    def salt(self, text: str) -> None:
+        """Make this chunk's digest (so its key and token) differ from an earlier identical one."""
+        self._hash.update(f"salt\n{text}\n".encode())
 
     @property
     def digest(self) -> str:

@@ -16,6 +16,7 @@ two jobs and none is lost.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from replimend import lifecycle
-from replimend.errors import ConflictError, ReplimendError
+from replimend.errors import AwsCallError, ConflictError, NotFoundError, ReplimendError
 from replimend.ledger_lookup import find_failure
 from replimend.lifecycle import PlanStep
 from replimend.manifest_csv import ManifestRow, parse_manifest
@@ -44,12 +45,16 @@ from replimend.remediate.gate import CachedGate
 from replimend.remediate.manifest import (
     PENDING_PREFIX,
     ManifestChunk,
+    client_request_token,
     pending_marker_key,
+    released_marker_key,
     report_prefix,
 )
 from replimend.settings import RemediationSettings
 
 ACTOR = "remediate"
+#: Passes that may fail to resume a pending job before its pair is released.
+MAX_RESUMES = 4
 #: Candidates are read and head-checked in batches of this many (parallel HEADs, ordered results).
 PLAN_BATCH = 256
 
@@ -74,6 +79,7 @@ class PairResult:
     jobs: list[str] = field(default_factory=list)
     manifest_keys: list[str] = field(default_factory=list)
     resumed_jobs: list[str] = field(default_factory=list)
+    released_markers: int = 0  # pending jobs given up on after MAX_RESUMES failed resumes
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -290,6 +296,10 @@ class _Pass:
             )
             return
         settings = self.settings
+        if self._was_released(pending_marker_key(pair.source_bucket, pair.destination_bucket, chunk.digest)):
+            # The same rows were planned before and their job could never be resumed: a new token,
+            # so a token S3 keeps refusing cannot hold these objects forever.
+            chunk.salt(self.now.isoformat())
         etag = self.deps.storage.put_manifest(settings.manifest_bucket, chunk.key, chunk.rewound_body())
         request = ReplicationJobRequest(
             account_id=settings.account_id,
@@ -305,8 +315,8 @@ class _Pass:
             role_arn=settings.batch_role_arn,
             priority=settings.job_priority,
             token=chunk.token,
-            description=(
-                f"replimend: re-drive {chunk.count} objects {pair.source_bucket} -> {pair.destination_bucket}"
+            description=job_description(
+                chunk.digest, chunk.count, pair.source_bucket, pair.destination_bucket
             ),
         )
         marker = pending_marker_key(pair.source_bucket, pair.destination_bucket, chunk.digest)
@@ -317,11 +327,30 @@ class _Pass:
         if finished:
             self.deps.storage.delete(settings.manifest_bucket, marker)
 
-    def _start_job(self, request: ReplicationJobRequest) -> JobRecord:
+    def _start_job(self, request: ReplicationJobRequest, *, resuming: bool = False) -> JobRecord:
+        """The job of a request: the one the ledger or S3 already has for it, else a new one.
+
+        A resumed request (a pass died after writing its marker) is looked up with ListJobs, by the
+        tag in its Description, before CreateJob is sent again: a job must never start twice, and
+        what CreateJob answers for a token it has seen is not documented. If CreateJob refuses the
+        token (IdempotencyException), the job it remembers is looked up the same way.
+        """
         known = self.ledger.find_job_by_token(request.token)
         if known is not None:
             return known
-        job_id = self.deps.jobs.create_replication_job(request)
+        tag = job_tag(request.token)
+        job_id = self.deps.jobs.find_job(request.region, tag) if resuming else None
+        if job_id is None:
+            try:
+                job_id = self.deps.jobs.create_replication_job(request)
+            except AwsCallError as exc:
+                job_id = (
+                    self.deps.jobs.find_job(request.region, tag)
+                    if exc.code == "IdempotencyException"
+                    else None
+                )
+                if job_id is None:
+                    raise
         job = JobRecord(
             job_id=job_id,
             source_bucket=request.source_bucket,
@@ -393,7 +422,7 @@ class _Pass:
             pair_key = (request.source_bucket, request.destination_bucket)
             pair = self.result.pair(*pair_key)
             try:
-                job = self._start_job(request)  # same token and request: the same JobId
+                job = self._start_job(request, resuming=True)
                 pair.resumed_jobs.append(job.job_id)
                 pair.manifest_keys.append(request.manifest_key)
                 if job.outcome_recorded:
@@ -409,8 +438,40 @@ class _Pass:
             except ReplimendError as exc:
                 logger.exception("could not resume a pending job", extra={"marker": marker})
                 pair.errors.append(f"resume {request.manifest_key}: {exc}")
-                held.add(pair_key)
+                if self._give_up_on_marker(marker, storage.get_bytes(bucket, marker)):
+                    pair.released_markers += 1
+                held.add(pair_key)  # released or not, not planned again in this pass
         return held
+
+    def _give_up_on_marker(self, marker: str, document: bytes) -> bool:
+        """Count one more failed resume in the marker; past MAX_RESUMES release its pair (True).
+
+        Its objects not yet marked stay FAILED and are planned again from the next pass, under a new
+        token (``_was_released``); the pair is never held forever.
+        """
+        data = json.loads(document)
+        data["failed_resumes"] = int(data.get("failed_resumes", 0)) + 1
+        if data["failed_resumes"] < MAX_RESUMES:
+            self.deps.storage.put_text(
+                self.settings.manifest_bucket, marker, json.dumps(data, sort_keys=True)
+            )
+            return False
+        logger.error(
+            "pending job could not be resumed; its pair is released",
+            extra={"marker": marker, "failed_resumes": data["failed_resumes"]},
+        )
+        self.deps.storage.put_text(
+            self.settings.manifest_bucket, released_marker_key(marker), json.dumps(data)
+        )
+        self.deps.storage.delete(self.settings.manifest_bucket, marker)
+        return True
+
+    def _was_released(self, marker: str) -> bool:
+        try:
+            self.deps.storage.get_bytes(self.settings.manifest_bucket, released_marker_key(marker))
+        except NotFoundError:
+            return False
+        return True
 
     def _find(self, row: ManifestRow, destination_bucket: str) -> FailureRecord | None:
         return find_failure(self.ledger, row.bucket, row.key, row.version_id, destination_bucket)
@@ -434,3 +495,15 @@ def _batches(items: Iterable[FailureRecord], size: int) -> Iterator[list[Failure
             batch = []
     if batch:
         yield batch
+
+
+def job_tag(token: str) -> str:
+    """What a job's Description carries so ListJobs can find it: the manifest digest's token."""
+    return f"replimend:{token[:32]}"
+
+
+def job_description(digest: str, count: int, source_bucket: str, destination_bucket: str) -> str:
+    # At most 256 characters (CreateJob): the 42-character tag, two bucket names of at most 63 and
+    # the count fit.
+    tag = job_tag(client_request_token(digest))
+    return f"{tag} re-drive {count} objects {source_bucket} -> {destination_bucket}"
