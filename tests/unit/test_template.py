@@ -1,4 +1,5 @@
-"""template.yaml's operational guard rails: concurrency, log retention, failure destinations, checkov skips."""
+"""template.yaml's operational guard rails: concurrency, log retention, failure destinations, checkov skips,
+and IAM as AWS documents it (the undocumented conditions only behind StrictIamConditions)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from replimend_local.sam_template import load_template
+from replimend_local.sam_template import REPO_ROOT, load_template
+from tests.deployed_template import deployed
 
 TEMPLATE = load_template()
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
@@ -78,12 +80,165 @@ def test_every_checkov_skip_says_why() -> None:
         assert len(skip.get("comment", "")) > 40, (name, skip)
 
 
-def test_no_function_may_write_on_star_without_a_condition() -> None:
-    read_only = {"s3:ListJobs", "s3:DescribeJob"}
+# --- IAM ---------------------------------------------------------------------------------------
+
+#: Actions of the functions' policies that have no resource type in the Service Authorization
+#: Reference ("Actions, resources, and condition keys for Amazon S3"), so only "*" names them.
+WITHOUT_RESOURCE_TYPE = {"s3:CreateJob", "s3:ListJobs"}
+#: The conditions no AWS documentation example uses; StrictIamConditions=true adds them.
+STRICT_CONDITIONS = {
+    "s3:CreateJob": {"StringEquals": {"s3:RequestJobOperation": "S3ReplicateObject"}},
+    "iam:PassRole": {"StringEquals": {"iam:PassedToService": "batchoperations.s3.amazonaws.com"}},
+    "sts:AssumeRole": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+}
+SOURCE_OBJECTS = {
+    "Fn::Split": [
+        ",",
+        {"Fn::Sub": ["${Arns}/*", {"Arns": {"Fn::Join": ["/*,", {"Ref": "SourceBucketArns"}]}}]},
+    ]
+}
+
+
+def actions_of(statement: dict[str, Any]) -> set[str]:
+    actions = statement["Action"]
+    return {actions} if isinstance(actions, str) else set(actions)
+
+
+def function_statements(template: dict[str, Any], function: str) -> list[dict[str, Any]]:
+    properties = template["Resources"][function]["Properties"]
+    return [s for policy in properties.get("Policies", []) for s in policy["Statement"]]
+
+
+def batch_role(template: dict[str, Any]) -> dict[str, Any]:
+    return template["Resources"]["BatchOperationsRole"]["Properties"]
+
+
+@pytest.mark.parametrize("strict", ["false", "true"])
+def test_star_is_the_resource_only_of_actions_without_a_resource_type(strict: str) -> None:
+    template = deployed(TEMPLATE, StrictIamConditions=strict)
     for function in FUNCTIONS:
-        for policy in props(function).get("Policies", []):
-            for statement in policy["Statement"]:
-                actions = statement["Action"]
-                actions = {actions} if isinstance(actions, str) else set(actions)
-                if statement["Resource"] == "*":
-                    assert actions <= read_only or "Condition" in statement, (function, statement)
+        for statement in function_statements(template, function):
+            if statement["Resource"] == "*":
+                assert actions_of(statement) <= WITHOUT_RESOURCE_TYPE, (function, statement)
+
+
+def test_the_undocumented_conditions_are_off_by_default() -> None:
+    # Given the template at its defaults
+    template = deployed(TEMPLATE)
+    assert TEMPLATE["Parameters"]["StrictIamConditions"]["Default"] == "false"
+    # Then CreateJob, PassRole and the batch role's trust carry no condition: AWS's examples have none
+    remediate = function_statements(template, "RemediateFunction")
+    for action in ("s3:CreateJob", "iam:PassRole"):
+        [statement] = [s for s in remediate if action in actions_of(s)]
+        assert "Condition" not in statement, statement
+    [trust] = batch_role(template)["AssumeRolePolicyDocument"]["Statement"]
+    assert "Condition" not in trust
+
+
+def test_strict_iam_conditions_adds_exactly_the_three_conditions() -> None:
+    # Given the operator turns the hardening on
+    template = deployed(TEMPLATE, StrictIamConditions="true")
+    remediate = function_statements(template, "RemediateFunction")
+    conditions = {
+        action: statement["Condition"]
+        for statement in remediate
+        for action in actions_of(statement)
+        if "Condition" in statement
+    }
+    [trust] = batch_role(template)["AssumeRolePolicyDocument"]["Statement"]
+    conditions["sts:AssumeRole"] = trust["Condition"]
+    # Then these three conditions, and no other, are present
+    assert conditions == STRICT_CONDITIONS
+    for function in set(FUNCTIONS) - {"RemediateFunction"}:
+        assert all("Condition" not in s for s in function_statements(template, function)), function
+
+
+def test_create_job_and_pass_role_are_alone_in_their_statements() -> None:
+    remediate = function_statements(deployed(TEMPLATE), "RemediateFunction")
+    [create] = [s for s in remediate if "s3:CreateJob" in actions_of(s)]
+    [pass_role] = [s for s in remediate if "iam:PassRole" in actions_of(s)]
+    assert actions_of(create) == {"s3:CreateJob"} and create["Resource"] == "*"
+    assert actions_of(pass_role) == {"iam:PassRole"}
+    assert pass_role["Resource"] == {"Fn::GetAtt": ["BatchOperationsRole", "Arn"]}
+
+
+def test_the_batch_role_is_aws_batch_replication_example() -> None:
+    # AWS "Configuring an IAM role for S3 Batch Replication": the generated-manifest policy, which
+    # contains the user-supplied-manifest one, and the trust policy of batchoperations.s3.amazonaws.com
+    role = batch_role(deployed(TEMPLATE))
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust == {
+        "Effect": "Allow",
+        "Principal": {"Service": "batchoperations.s3.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+    }
+    [policy] = role["Policies"]
+    granted = sorted(
+        (action, str(resource))
+        for statement in policy["PolicyDocument"]["Statement"]
+        for action in actions_of(statement)
+        for resource in (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
+        if statement["Effect"] == "Allow"
+    )
+    manifests = {"Fn::Sub": "${ManifestBucket.Arn}/*"}
+    reports = {"Fn::Sub": "${ReportBucket.Arn}/*"}
+    assert granted == sorted(
+        (action, str(resource))
+        for action, resource in [
+            ("s3:InitiateReplication", SOURCE_OBJECTS),
+            ("s3:GetReplicationConfiguration", {"Ref": "SourceBucketArns"}),
+            ("s3:PutInventoryConfiguration", {"Ref": "SourceBucketArns"}),
+            ("s3:GetObject", manifests),
+            ("s3:GetObjectVersion", manifests),
+            ("s3:PutObject", reports),
+            ("s3:PutObject", manifests),
+        ]
+    )
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_a_function_that_heads_source_versions_may_list_the_source_buckets(function: str) -> None:
+    # HEAD of a missing version answers 403 without s3:ListBucket on the bucket, 404 with it
+    statements = function_statements(deployed(TEMPLATE), function)
+    heads = any(
+        s["Resource"] == SOURCE_OBJECTS and "s3:GetObjectVersion" in actions_of(s) for s in statements
+    )
+    lists = any(
+        s["Resource"] == {"Ref": "SourceBucketArns"} and "s3:ListBucket" in actions_of(s) for s in statements
+    )
+    assert heads == lists, function
+    assert heads or function != "RemediateFunction"
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _strings(item)]
+    return []
+
+
+def test_every_arn_the_template_builds_carries_the_partition() -> None:
+    # Parameters hold examples an operator replaces; everything else the stack builds itself
+    built = _strings({k: v for k, v in TEMPLATE.items() if k not in {"Parameters", "Description"}})
+    arns = [s for s in built if "arn:" in s]
+    assert arns, "the template builds ARNs (the job-status rule, DescribeJob's jobs)"
+    for text in arns:
+        assert "arn:aws:" not in text, text
+        assert all(part.startswith("${AWS::Partition}:") for part in text.split("arn:")[1:]), text
+
+
+def test_the_functions_are_told_the_partition() -> None:
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["PARTITION"] == {"Ref": "AWS::Partition"}
+
+
+def test_every_parameter_is_in_the_readme_parameter_table() -> None:
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    table = [line for line in readme.splitlines() if line.startswith("| `")]
+    for parameter in TEMPLATE["Parameters"]:
+        assert any(f"`{parameter}`" in line.split("|")[1] for line in table), parameter
