@@ -185,10 +185,15 @@ class ReplicationJobRequest:
     priority: int
     token: str
     description: str
+    partition: str = "aws"  # the ARN partition: aws, aws-cn, aws-us-gov
 
     @property
     def manifest_arn(self) -> str:
-        return f"arn:aws:s3:::{self.manifest_bucket}/{self.manifest_key}"
+        return f"arn:{self.partition}:s3:::{self.manifest_bucket}/{self.manifest_key}"
+
+    @property
+    def report_bucket_arn(self) -> str:
+        return f"arn:{self.partition}:s3:::{self.report_bucket}"
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -196,7 +201,8 @@ class ReplicationJobRequest:
     @classmethod
     def from_json(cls, document: str | bytes) -> ReplicationJobRequest:
         data = json.loads(document)
-        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+        # Fields with a default may be missing from a marker an older version wrote.
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
 
 
 class JobStarter(Protocol):

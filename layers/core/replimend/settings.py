@@ -47,6 +47,8 @@ class RemediationSettings(LedgerSettings):
     max_objects_per_run: int = Field(default=200_000, ge=1, alias="MAX_OBJECTS_PER_RUN")
     job_priority: int = Field(default=10, ge=0, le=2_147_483_647, alias="JOB_PRIORITY")
     dry_run: bool = Field(default=False, alias="DRY_RUN")
+    #: The ARN partition of the account (aws, aws-cn, aws-us-gov): template.yaml passes AWS::Partition.
+    partition: str = Field(default="aws", pattern=r"^aws[a-z-]*$", alias="PARTITION")
 
 
 SettingsT = TypeVar("SettingsT", bound=LedgerSettings)

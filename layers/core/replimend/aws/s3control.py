@@ -37,7 +37,7 @@ def create_job_kwargs(request: ReplicationJobRequest) -> dict[str, Any]:
         },
         "Report": {
             "Enabled": True,
-            "Bucket": f"arn:aws:s3:::{request.report_bucket}",
+            "Bucket": request.report_bucket_arn,
             "Prefix": request.report_prefix,
             "Format": REPORT_FORMAT,
             "ReportScope": "AllTasks",

@@ -315,6 +315,7 @@ class _Pass:
             role_arn=settings.batch_role_arn,
             priority=settings.job_priority,
             token=chunk.token,
+            partition=settings.partition,
             description=job_description(
                 chunk.digest, chunk.count, pair.source_bucket, pair.destination_bucket
             ),

@@ -8,6 +8,7 @@ job, so an event and a poll racing on the same job cannot apply an outcome twice
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -39,6 +40,7 @@ from replimend.track.reports import (
     report_manifest_key,
 )
 
+_S3_OBJECT_ARN = re.compile(r"arn:[a-z0-9-]+:s3:::([^/]+)/(.+)", re.DOTALL)  # any partition
 ACTOR = "track_jobs"
 _TERMINAL = frozenset(status.value for status in TERMINAL_JOB_STATUSES)
 _OUTCOMES = {JobStatus.FAILED.value: "failed", JobStatus.CANCELLED.value: "cancelled"}
@@ -352,8 +354,9 @@ class JobTracker:
 
     def _job_objects(self, job: JobRecord) -> Iterable[FailureRecord | None]:
         """The objects of a job: from the manifest we wrote, else the ledger's IN_JOB objects."""
-        if job.manifest_arn and job.manifest_arn.startswith("arn:aws:s3:::") and "/" in job.manifest_arn:
-            bucket, key = job.manifest_arn.removeprefix("arn:aws:s3:::").split("/", 1)
+        object_arn = _S3_OBJECT_ARN.fullmatch(job.manifest_arn or "")
+        if object_arn:
+            bucket, key = object_arn.group(1), object_arn.group(2)
             try:
                 rows = list(parse_manifest(self.storage.iter_lines(bucket, key)))
             except NotFoundError:
