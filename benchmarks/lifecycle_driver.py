@@ -63,10 +63,10 @@ def build_pipeline(environment: Mapping[str, str]) -> Pipeline:
     def remediate() -> PassCounts:
         result = remediation.run()  # the pass batches its own ledger writes
         return PassCounts(
-            pairs=len(result.pairs),
+            pairs=len(result.sources),
             planned=result.total("planned"),
             marked_in_job=result.total("marked_in_job"),
-            errors=sum(len(pair.errors) for pair in result.pairs) + int(result.truncated is not None),
+            errors=sum(len(s.errors) for s in result.sources) + int(result.truncated is not None),
         )
 
     def track(event: Mapping[str, Any]) -> TrackCounts:

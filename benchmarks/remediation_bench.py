@@ -280,12 +280,12 @@ def run_remediation(
         in_job = sum(1 for _ in ledger.failures_in_state(ObjectState.IN_JOB, source_bucket=SOURCE))
         manifest_rows = [
             sum(1 for _ in world.s3.get_object(Bucket=MANIFESTS, Key=key)["Body"].iter_lines())
-            for pair in result.pairs
-            for key in pair.manifest_keys
+            for source in result.sources
+            for key in source.manifest_keys
         ]
         job_sizes = sorted((job.object_count for job in ledger.list_jobs()), reverse=True)
 
-    (pair,) = result.pairs
+    (pair,) = result.sources
     expected_jobs = math.ceil(failures / job_limit)
     invariants = {
         "jobs_expected": expected_jobs,

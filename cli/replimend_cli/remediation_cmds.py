@@ -24,13 +24,13 @@ def register(subparsers: Any) -> None:
         "remediate",
         help="run one remediation pass (gate, plan, start Batch Replication jobs)",
         description="Run one remediation pass with the same code as the remediate function: gate "
-        "retry_after_fix failures on their incident, pick due failures per (source, destination), write "
-        "one manifest per pair and start one S3 Batch Replication job for it. --dry-run plans only.",
+        "retry_after_fix failures on their incident, pick due versions per source bucket, write "
+        "one manifest per source bucket and start one S3 Batch Replication job for it. --dry-run plans only.",
     )
     remediate.add_argument("--bucket", help="only this source bucket")
     remediate.add_argument("--dry-run", action="store_true", help="plan and report; start and write nothing")
     remediate.add_argument(
-        "--json", action="store_true", help="print the result as JSON Lines (one per pair)"
+        "--json", action="store_true", help="print the result as JSON Lines (one per source bucket)"
     )
     remediate.set_defaults(func=run_remediate)
 
@@ -67,7 +67,7 @@ def run_remediate(args: argparse.Namespace) -> int:
         _print_remediation_json(result)
     else:
         _print_remediation_table(result)
-    return 1 if any(pair.errors for pair in result.pairs) else 0
+    return 1 if any(source.errors for source in result.sources) else 0
 
 
 def run_jobs(args: argparse.Namespace) -> int:
@@ -187,8 +187,8 @@ def _settings(model: Any) -> Any:
 
 def _print_remediation_json(result: RemediationResult) -> None:
     document = result.to_dict()
-    for pair in document["pairs"]:
-        sys.stdout.write(json.dumps({"dry_run": result.dry_run, **pair}) + "\n")
+    for source in document["sources"]:
+        sys.stdout.write(json.dumps({"dry_run": result.dry_run, **source}) + "\n")
     sys.stdout.write(
         json.dumps(
             {
@@ -210,8 +210,8 @@ def _print_remediation_table(result: RemediationResult) -> None:
     title = "Remediation plan (dry run: nothing started)" if result.dry_run else "Remediation pass"
     table = Table(title=title)
     for column in (
-        "source → destination",
-        "planned",
+        "source → destinations",
+        "versions planned",
         "skipped",
         "blocked",
         "obsolete",
@@ -220,24 +220,24 @@ def _print_remediation_table(result: RemediationResult) -> None:
         "jobs",
     ):
         table.add_column(column)
-    for pair in result.pairs:
+    for source in result.sources:
         table.add_row(
-            f"{pair.source_bucket} → {pair.destination_bucket}",
-            str(pair.planned),
-            str(pair.skipped),
-            str(pair.blocked),
-            str(pair.obsolete),
-            str(pair.done),
-            str(pair.gave_up),
-            ", ".join([*pair.resumed_jobs, *pair.jobs])
-            or ("(would start)" if result.dry_run and pair.planned else ""),
+            f"{source.source_bucket} → {', '.join(source.destinations) or '-'}",
+            str(source.planned),
+            str(source.skipped),
+            str(source.blocked),
+            str(source.obsolete),
+            str(source.done),
+            str(source.gave_up),
+            ", ".join([*source.resumed_jobs, *source.jobs])
+            or ("(would start)" if result.dry_run and source.planned else ""),
         )
     console = Console()
     console.print(table)
     for incident, summary in result.gate.items():
         console.print(f"gate {incident}: {summary}")
-    for pair in result.pairs:
-        for error in pair.errors:
-            console.print(f"[red]error[/red] {pair.source_bucket} → {pair.destination_bucket}: {error}")
+    for source in result.sources:
+        for error in source.errors:
+            console.print(f"[red]error[/red] {source.source_bucket}: {error}")
     if result.truncated:
         console.print(f"stopped early: {result.truncated}")

@@ -87,7 +87,7 @@ def test_a_failure_event_creates_a_failed_object_with_history(ledger: Ledger, le
     assert history[0].event_id == event.event_id
     assert history[1].actor == "ingest"
     (item,) = object_items(ledger_table)
-    assert item["due_pk"].startswith("D#src-bucket#dst-bucket#") and item["st"] == "FAILED"
+    assert item["due_pk"].startswith("D#src-bucket#") and item["st"] == "FAILED"
     # The S3 key is only in the table's own key, never in an index key (DynamoDB's key limits).
     assert REF.key not in item["due_pk"] + item["due_sk"]
 
@@ -162,7 +162,7 @@ def test_a_newer_escalate_event_closes_an_open_failure(ledger: Ledger, ledger_ta
     (item,) = object_items(ledger_table)
     assert "due_pk" not in item and "due_sk" not in item
     assert item["rsn"] == "SomethingNew" and item["act"] == "escalate"
-    assert ledger.open_pairs() == []
+    assert ledger.open_sources() == []
 
 
 def test_a_new_failure_after_replication_reopens_but_a_late_one_does_not(
@@ -245,7 +245,7 @@ def test_close_actions_record_a_closed_object(ledger: Ledger, action: Action, st
     assert ledger.record_event(failure_event(), classified(action, "X")) is RecordOutcome.CREATED
     record = ledger.get_failure(REF)
     assert record is not None and record.state is state
-    assert ledger.open_pairs() == []
+    assert ledger.open_sources() == []
 
 
 def test_observe_events_are_history_only_and_ignore_events_write_nothing(
@@ -315,7 +315,7 @@ def test_transition_is_conditional_on_the_version_read(ledger: Ledger) -> None:
     # Then the object is BLOCKED, still due (the due index holds BLOCKED), with one more history line
     record = ledger.get_failure(REF)
     assert record is not None and record.state is ObjectState.BLOCKED and record.version == 2
-    assert ledger.open_pairs() == [("src-bucket", "dst-bucket")]
+    assert ledger.open_sources() == ["src-bucket"]
 
 
 def test_transition_sets_attempts_backoff_and_jobs(ledger: Ledger, clock: FakeClock) -> None:
@@ -337,8 +337,8 @@ def test_transition_sets_attempts_backoff_and_jobs(ledger: Ledger, clock: FakeCl
     assert (failed.state, failed.attempts, failed.next_attempt_at) == (ObjectState.FAILED, 1, retry_at)
     assert failed.job_id == "job-1" and failed.job_ids == ["job-1"]
     # not due before its backoff ends, due after
-    assert list(ledger.due_failures("src-bucket", "dst-bucket", now=clock.now)) == []
-    (due,) = ledger.due_failures("src-bucket", "dst-bucket", now=retry_at)
+    assert list(ledger.due_failures("src-bucket", now=clock.now)) == []
+    (due,) = ledger.due_failures("src-bucket", now=retry_at)
     assert due.version == failed.version
     last = ledger.history("src-bucket", REF.key)[-1]
     assert (last.kind, last.job_id, last.detail, last.actor) == ("transition", None, "403", "track_jobs")
@@ -428,7 +428,7 @@ def test_due_failures_are_globally_ordered_across_shards_and_paginated(
     ledger = Ledger(ledger_table, index_shards=8, clock=clock)
     _seed(ledger, clock, 160)
     # When all due work is read
-    due = list(ledger.due_failures("src-bucket", "dst-bucket", now=T0 + timedelta(hours=1)))
+    due = list(ledger.due_failures("src-bucket", now=T0 + timedelta(hours=1)))
     # Then all 160 come back, oldest next_attempt_at first
     assert len(due) == 160
     times = [record.next_attempt_at for record in due]
@@ -436,31 +436,42 @@ def test_due_failures_are_globally_ordered_across_shards_and_paginated(
     assert len({record.ref.key for record in due}) == 160
     assert {shard_of(identity(record.ref), 8) for record in due} == set(range(8))
     # And a limit returns the oldest ones; a time bound excludes the not-yet-due
-    first_ten = list(ledger.due_failures("src-bucket", "dst-bucket", now=T0 + timedelta(hours=1), limit=10))
+    first_ten = list(ledger.due_failures("src-bucket", now=T0 + timedelta(hours=1), limit=10))
     assert [r.ref for r in first_ten] == [r.ref for r in due[:10]]
     cutoff = T0 + timedelta(seconds=99)
-    bounded = list(ledger.due_failures("src-bucket", "dst-bucket", now=cutoff))
+    bounded = list(ledger.due_failures("src-bucket", now=cutoff))
     assert len(bounded) == 100 and all(r.next_attempt_at and r.next_attempt_at <= cutoff for r in bounded)
 
 
-def test_open_pairs_lists_pairs_with_failed_or_blocked_objects(ledger: Ledger, clock: FakeClock) -> None:
-    # Given failures towards two destinations, and a third whose only object went into a job
+def test_open_sources_lists_sources_with_failed_or_blocked_objects(ledger: Ledger, clock: FakeClock) -> None:
+    # Given failures of one source towards two destinations, and another source whose only object
+    # went into a job
     _seed(ledger, clock, 3, destination="dst-a")
     _seed(ledger, clock, 2, destination="dst-b")
-    ledger.record_event(failure_event(key="only", destination="dst-c"), RETRY)
-    only = ledger.get_failure(ObjectRef("src-bucket", "only", "v1", "dst-c"))
+    ledger.record_event(failure_event(key="only", destination="dst-c", source="src-other"), RETRY)
+    only = ledger.get_failure(ObjectRef("src-other", "only", "v1", "dst-c"))
     assert only is not None
     ledger.transition(only, ObjectState.IN_JOB, reason="job", actor="remediate", job_id="j")
-    # Then only the pairs with open work are listed (the registry item of dst-c stays, harmlessly)
-    assert ledger.open_pairs() == [("src-bucket", "dst-a"), ("src-bucket", "dst-b")]
-    # And after the job fails the object, its pair is open again
+    # Then only the source with open work is listed (the registry item of the other stays, harmlessly)
+    assert ledger.open_sources() == ["src-bucket"]
+    due = list(ledger.due_failures("src-bucket", now=clock.now + timedelta(days=1)))
+    assert sorted({r.ref.destination_bucket for r in due}) == ["dst-a", "dst-b"] and len(due) == 5
+    # And after the job fails the object, its source is open again
     current = ledger.get_failure(only.ref)
     assert current is not None
     ledger.transition(current, ObjectState.FAILED, reason="report: failed", actor="track_jobs", attempts=1)
-    assert ("src-bucket", "dst-c") in ledger.open_pairs()
+    assert ledger.open_sources() == ["src-bucket", "src-other"]
 
 
-def test_open_pairs_does_not_scan_the_table(
+def test_due_versions_bring_every_destination_of_a_version_once(ledger: Ledger, clock: FakeClock) -> None:
+    ledger.record_event(failure_event(key="k", destination="dst-a"), RETRY)
+    ledger.record_event(failure_event(key="k", destination="dst-b"), RETRY)
+    ledger.record_event(failure_event(key="other", destination="dst-b"), RETRY)
+    versions = list(ledger.due_versions("src-bucket", now=clock.now + timedelta(hours=1)))
+    assert sorted((records[0].ref.key, len(records)) for records in versions) == [("k", 2), ("other", 1)]
+
+
+def test_open_sources_does_not_scan_the_table(
     ledger: Ledger, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _seed(ledger, clock, 5)
@@ -472,7 +483,7 @@ def test_open_pairs_does_not_scan_the_table(
         return original(operation, **kwargs)
 
     monkeypatch.setattr(ledger._table, "call", spy)
-    assert ledger.open_pairs() == [("src-bucket", "dst-bucket")]
+    assert ledger.open_sources() == ["src-bucket"]
     assert "Scan" not in calls and len(calls) <= 1 + ledger.index_shards
 
 

@@ -393,6 +393,26 @@ def after_job_without_report(
     )
 
 
+def after_unattributed_failure(
+    record: FailureRecord,
+    *,
+    reason: str,
+    destinations: int,
+    max_attempts: int,
+    backoff: Backoff,
+    now: datetime,
+) -> TaskDecision:
+    """A failed task of a version with several destinations in the job, when nothing tells which of
+    them failed: the attempt counts (the object was tried) and backs off, but the record keeps its
+    own reason and no incident is touched — one destination's failure is never charged to another."""
+    attempts = record.attempts + 1
+    why = f"batch task failed ({reason}); which of its {destinations} destinations failed is not known"
+    if attempts >= max_attempts:
+        return TaskDecision(S.GAVE_UP, attempts, record.failure_reason, None, why + "; escalated")
+    delay = backoff.delay(attempts, seed=f"{record.ref}")
+    return TaskDecision(S.FAILED, attempts, record.failure_reason, now + delay, f"{why}; retry after {delay}")
+
+
 def after_missing_report_row(record: FailureRecord, *, now: datetime) -> TaskDecision:
     """An object of a job that completed, whose report has no row for it (or none we could match):
     nothing says it failed, so no attempt is counted and its reason stays; it is due at once, and

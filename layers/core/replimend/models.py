@@ -182,7 +182,7 @@ class JobRecord:
 
     job_id: str
     source_bucket: str
-    destination_bucket: str | None  # None for a generated-manifest (backfill) job
+    destination_bucket: str | None  # its only destination; None when it covers several (or generated)
     status: str  # JobStatus value as last seen
     client_request_token: str
     object_count: int
@@ -199,6 +199,7 @@ class JobRecord:
     outcome_recorded: bool = False  # per-object outcomes applied from the completion report
     region: str | None = None  # the job's Region (the source bucket's): where DescribeJob is called
     stale_since: datetime | None = None  # set when a job is stuck (Suspended/too old): polling stops
+    destinations: list[str] = field(default_factory=list)  # the destinations of its objects' records
     version: int = 0
 
 

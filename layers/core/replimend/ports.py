@@ -70,11 +70,13 @@ class RemediationLedger(Protocol):
         detail: str | None = None,
     ) -> FailureRecord: ...
 
-    def open_pairs(self) -> list[tuple[str, str]]: ...
+    def open_sources(self) -> list[str]: ...
 
-    def due_failures(
-        self, source_bucket: str, destination_bucket: str, *, now: datetime, limit: int | None = None
-    ) -> Iterator[FailureRecord]: ...
+    def due_versions(self, source_bucket: str, *, now: datetime) -> Iterator[list[FailureRecord]]: ...
+
+    def version_records(
+        self, source_bucket: str, key: str, version_id: str | None
+    ) -> list[FailureRecord]: ...
 
     def failures_in_state(
         self, state: ObjectState, *, source_bucket: str | None = None, limit: int | None = None
@@ -142,8 +144,19 @@ class SourceVersionStatus(StrEnum):
     UNVERIFIED = "unverified"  # could not check (e.g. 403): the job will tell
 
 
+class ReplicaStatus(StrEnum):
+    """Whether a destination holds the replica of a version (same key and version id: S3 keeps the
+    version id when it replicates, "What does Amazon S3 replicate?")."""
+
+    PRESENT = "present"
+    ABSENT = "absent"
+    UNKNOWN = "unknown"  # could not check (no read permission on the destination, cross-account, …)
+
+
 class ObjectInspector(Protocol):
     def source_version_status(self, bucket: str, key: str, version_id: str | None) -> SourceVersionStatus: ...
+
+    def replica_status(self, bucket: str, key: str, version_id: str | None) -> ReplicaStatus: ...
 
     def bucket_region(self, bucket: str) -> str: ...
 
@@ -174,7 +187,7 @@ class ReplicationJobRequest:
     account_id: str
     region: str
     source_bucket: str
-    destination_bucket: str
+    destinations: list[str]  # every destination of the versions in it (a task replicates to all)
     manifest_bucket: str
     manifest_key: str
     manifest_etag: str  # unquoted

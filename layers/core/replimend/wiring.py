@@ -72,11 +72,13 @@ def publish_remediation_metrics(result: RemediationResult, metrics: Any) -> None
         ("ObjectsGaveUp", "gave_up"),
         ("ObjectsMarkedInJob", "marked_in_job"),
         ("ObjectConflicts", "conflicts"),
+        ("ObjectsWaitingForOtherDestination", "waiting_for_other_destination"),
+        ("PendingJobsReleased", "released_markers"),
     ):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=result.total(attribute))
     metrics.add_metric(name="JobsStarted", unit=MetricUnit.Count, value=len(result.jobs))
     metrics.add_metric(
-        name="RemediationErrors", unit=MetricUnit.Count, value=sum(len(p.errors) for p in result.pairs)
+        name="RemediationErrors", unit=MetricUnit.Count, value=sum(len(s.errors) for s in result.sources)
     )
 
 

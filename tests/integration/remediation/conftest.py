@@ -126,7 +126,7 @@ class World:
             "Report": {
                 "Enabled": True,
                 "Bucket": f"arn:aws:s3:::{REPORTS}",
-                "Prefix": f"reports/{SOURCE}/{DEST}",
+                "Prefix": f"reports/{SOURCE}",
                 "Format": "Report_CSV_20180820",
                 "ReportScope": "AllTasks",
             },
@@ -177,7 +177,7 @@ class World:
             "Report": {
                 "Enabled": True,
                 "Bucket": f"arn:aws:s3:::{REPORTS}",
-                "Prefix": f"reports/{SOURCE}/{DEST}",
+                "Prefix": f"reports/{SOURCE}",
                 "Format": "Report_CSV_20180820",
                 "ReportScope": "AllTasks",
             },

@@ -59,7 +59,7 @@ def test_every_s3_key_goes_from_event_to_replicated(world: World, encode: object
     world.expect_create_job("job-keys")
     result = world.remediation().run()
     assert result.jobs == ["job-keys"] and result.total("marked_in_job") == len(KEYS)
-    (manifest_key,) = result.pairs[0].manifest_keys
+    (manifest_key,) = result.sources[0].manifest_keys
     assert len(world.manifest_rows(manifest_key)) == len(KEYS)
     assert callable(encode)
     write_report(

@@ -71,7 +71,7 @@ def test_crash_after_create_job_before_it_is_recorded(world: World, monkeypatch:
     world.expect_list_jobs(("other-job", "someone else's job"), ("job-1", request["Description"]))
     result = world.remediation().run()
     # Then no second CreateJob was sent (what S3 does with a re-used token is not documented)
-    assert len(world.create_job_requests) == 1 and result.pairs[0].resumed_jobs == ["job-1"]
+    assert len(world.create_job_requests) == 1 and result.sources[0].resumed_jobs == ["job-1"]
     assert_all_in_one_job(world, versions, "job-1")
 
 
@@ -98,7 +98,7 @@ def test_a_resumed_job_s3_does_not_list_yet_is_found_when_create_job_refuses_its
     world.expect_list_jobs(("job-1", request["Description"]))
     # When the next pass resumes / Then the job is found and every object is in it once
     result = world.remediation().run()
-    assert result.pairs[0].resumed_jobs == ["job-1"]
+    assert result.sources[0].resumed_jobs == ["job-1"]
     assert_all_in_one_job(world, versions, "job-1")
 
 
@@ -122,7 +122,7 @@ def test_a_pending_job_that_cannot_be_resumed_releases_its_pair_after_a_few_pass
         world.expect_create_job_refused()
         world.expect_list_jobs()
         result = world.remediation().run()
-        (pair,) = result.pairs
+        (pair,) = result.sources
         assert pair.errors and pair.jobs == []  # held: no new job while the marker is unresolved
         assert pair.released_markers == int(attempt == MAX_RESUMES)
     # Then after MAX_RESUMES passes the pair is released: the next pass plans its objects again,
@@ -157,7 +157,7 @@ def test_crash_after_create_job_while_new_failures_arrive(
     # When the next pass runs
     result = world.remediation().run()
     # Then the old objects stay in job-1 only and the new one is in job-2: no object in two jobs
-    assert result.pairs[0].resumed_jobs == ["job-1"] and result.pairs[0].jobs == ["job-2"]
+    assert result.sources[0].resumed_jobs == ["job-1"] and result.sources[0].jobs == ["job-2"]
     for key, version in versions.items():
         assert world.ledger.get_failure(_ref(key, version)).job_id == "job-1"  # type: ignore[union-attr]
     assert world.ledger.get_failure(_ref("late.bin", late)).job_id == "job-2"  # type: ignore[union-attr]

@@ -25,7 +25,7 @@ def test_retry_after_fix_is_blocked_until_the_incident_is_fixed(world: World) ->
     version = world.fail("locked.bin", reason=GATED)
     # When a pass runs / Then no job: the object is BLOCKED and the gate says why
     result = world.remediation().run()
-    assert result.jobs == [] and result.pairs[0].blocked == 1
+    assert result.jobs == [] and result.sources[0].blocked == 1
     assert state(world, "locked.bin", version) is ObjectState.BLOCKED
     assert "waiting for the cause" in result.gate[f"{SOURCE} -> {DEST}: {GATED}"]
     incident = world.ledger.get_incident(SOURCE, DEST, GATED)
@@ -37,7 +37,7 @@ def test_retry_after_fix_is_blocked_until_the_incident_is_fixed(world: World) ->
     world.expect_create_job("job-1")
     result = world.remediation().run()
     # Then BLOCKED → FAILED → IN_JOB in one pass
-    assert result.jobs == ["job-1"] and result.pairs[0].unblocked == 1
+    assert result.jobs == ["job-1"] and result.sources[0].unblocked == 1
     assert state(world, "locked.bin", version) is ObjectState.IN_JOB
     transitions = [
         (h.from_state, h.to_state)
@@ -56,7 +56,7 @@ def test_plain_retry_failures_are_not_gated(world: World) -> None:
     world.fail("b", reason=GATED)
     world.expect_create_job("job-1")
     result = world.remediation().run()
-    assert result.pairs[0].planned == 1 and result.pairs[0].blocked == 1
+    assert result.sources[0].planned == 1 and result.sources[0].blocked == 1
 
 
 @pytest.fixture
@@ -106,9 +106,9 @@ def test_cli_incident_fixed_then_remediate_dry_run(
     assert incident["fixed"] and incident["fixed_by"] == "operator:ana"
     # And asks for a dry run
     assert main(["remediate", "--dry-run", "--json"]) == 0
-    pair, summary = lines(capsys)
+    source, summary = lines(capsys)
     # Then the plan says one object would go in a job, and nothing changed
-    assert pair["dry_run"] and pair["planned"] == 1 and len(pair["manifest_keys"]) == 1
+    assert source["dry_run"] and source["planned"] == 1 and len(source["manifest_keys"]) == 1
     assert summary["jobs"] == []
     assert state(world, "locked.bin", version) is ObjectState.FAILED  # a dry run moves nothing
     # And reopen puts the gate back

@@ -58,7 +58,7 @@ def test_scheduled_remediate_in_dry_run_mode_plans_from_the_environment(env: Wor
     env.fail("a.txt")
     result = lambda_handler({"source": "schedule"}, Context())
     assert result["dry_run"] is True
-    assert result["pairs"][0]["planned"] == 1 and result["pairs"][0]["jobs"] == []
+    assert result["sources"][0]["planned"] == 1 and result["sources"][0]["jobs"] == []
 
 
 def test_track_jobs_ignores_events_of_jobs_it_did_not_start(env: World) -> None:

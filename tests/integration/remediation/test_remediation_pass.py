@@ -10,14 +10,14 @@ from tests.integration.remediation.conftest import ACCOUNT, DEST, MANIFESTS, SOU
 
 
 def test_due_failures_become_one_job_with_a_manifest_and_objects_in_job(world: World) -> None:
-    # Given three failed objects (one key with a space and a comma) of one pair
+    # Given three failed objects (one key with a space and a comma) of one source
     versions = {key: world.fail(key) for key in ("a.txt", "dir/b c,d.txt", "e/é.txt")}
     world.expect_create_job("job-1")
     # When a pass runs
     result = world.remediation().run()
     # Then exactly one job started, with a CSV manifest of the three rows (URL-encoded, versions)
     assert result.jobs == ["job-1"]
-    (pair,) = result.pairs
+    (pair,) = result.sources
     assert (pair.planned, pair.marked_in_job, pair.skipped) == (3, 3, 0)
     rows = world.manifest_rows(pair.manifest_keys[0])
     assert sorted(rows) == sorted(f"{SOURCE},{quote(k, safe='')},{v}" for k, v in versions.items())
@@ -59,7 +59,7 @@ def test_gone_versions_become_obsolete_and_replicated_ones_done(world: World) ->
     # When a pass runs
     result = world.remediation().run()
     # Then only the live object is in the job; the others are OBSOLETE
-    (pair,) = result.pairs
+    (pair,) = result.sources
     assert (pair.planned, pair.obsolete) == (1, 2)
     assert world.state_of("gone.txt", gone) is ObjectState.OBSOLETE
     assert world.state_of("never.txt", "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY") is ObjectState.OBSOLETE
@@ -79,7 +79,7 @@ def test_replication_status_completed_closes_as_done(world: World) -> None:
     remediation.objects.source_version_status = lambda b, k, v: SourceVersionStatus.REPLICATED  # type: ignore[method-assign]
     # When a pass runs / Then no job, the object is DONE
     result = remediation.run()
-    assert result.jobs == [] and result.pairs[0].done == 1
+    assert result.jobs == [] and result.sources[0].done == 1
     assert world.state_of("done.txt", version) is ObjectState.DONE
 
 
@@ -89,7 +89,7 @@ def test_dry_run_plans_but_writes_and_starts_nothing(world: World) -> None:
     # When a dry run runs
     result = world.remediation().run(dry_run=True)
     # Then the plan names the manifest it would write, and nothing changed
-    (pair,) = result.pairs
+    (pair,) = result.sources
     assert result.dry_run and pair.planned == 1 and pair.blocked == 1 and len(pair.manifest_keys) == 1
     assert result.jobs == [] and world.create_job_requests == []
     assert world.s3.list_objects_v2(Bucket=MANIFESTS).get("KeyCount", 0) == 0
@@ -104,7 +104,7 @@ def test_objects_are_split_only_at_the_per_job_maximum(world: World) -> None:
     world.expect_create_job("job-3")
     result = world.remediation(max_objects_per_job=2).run()
     assert result.jobs == ["job-1", "job-2", "job-3"]
-    assert [len(world.manifest_rows(k)) for k in result.pairs[0].manifest_keys] == [2, 2, 1]
+    assert [len(world.manifest_rows(k)) for k in result.sources[0].manifest_keys] == [2, 2, 1]
 
 
 def test_the_run_budget_bounds_the_objects_planned(world: World) -> None:
@@ -112,7 +112,7 @@ def test_the_run_budget_bounds_the_objects_planned(world: World) -> None:
         world.fail(f"k{number}")
     world.expect_create_job("job-1")
     result = world.remediation(max_objects_per_run=3).run()
-    assert result.pairs[0].planned == 3 and result.truncated is not None
+    assert result.sources[0].planned == 3 and result.truncated is not None
 
 
 def test_a_passed_deadline_starts_no_new_work(world: World) -> None:
@@ -121,14 +121,50 @@ def test_a_passed_deadline_starts_no_new_work(world: World) -> None:
     assert result.jobs == [] and result.truncated == "time budget of the invocation reached"
 
 
-def test_each_destination_gets_its_own_job(world: World) -> None:
+def test_a_version_failed_for_two_destinations_is_one_row_of_one_job(world: World) -> None:
+    # Given a version that failed towards two destinations, and another towards one of them
     version = world.fail("a.txt")
     world.fail("a.txt", version=version, destination="other-dst")
+    other = world.fail("b.txt", destination="other-dst")
     world.expect_create_job("job-1")
-    world.stubber.add_response("create_job", {"JobId": "job-2"})
+    # When a pass runs
     result = world.remediation().run()
-    assert sorted(result.jobs) == ["job-1", "job-2"]
-    assert {p.destination_bucket for p in result.pairs} == {DEST, "other-dst"}
+    # Then one job for the source, each version once in its manifest (a task replicates to every
+    # destination), and every destination record of those versions IN_JOB in it
+    assert result.jobs == ["job-1"]
+    (source,) = result.sources
+    assert (source.planned, source.marked_in_job) == (2, 3)
+    assert sorted(source.destinations) == [DEST, "other-dst"]
+    assert len(world.manifest_rows(source.manifest_keys[0])) == 2
+    for key, ver, destination in (
+        ("a.txt", version, DEST),
+        ("a.txt", version, "other-dst"),
+        ("b.txt", other, "other-dst"),
+    ):
+        assert world.state_of(key, ver, destination) is ObjectState.IN_JOB
+    job = world.ledger.get_job("job-1")
+    assert (
+        job is not None and job.destination_bucket is None and sorted(job.destinations) == [DEST, "other-dst"]
+    )
+
+
+def test_a_version_waits_while_one_of_its_destinations_is_still_broken(world: World) -> None:
+    # Given a version that failed towards a destination whose cause is not fixed, and towards one
+    # that needs no fix; and another version towards the second only
+    version = world.fail("a.txt", reason="DstBucketUnversioned", destination="broken-dst")
+    world.fail("a.txt", version=version, destination="other-dst")
+    other = world.fail("b.txt", destination="other-dst")
+    world.expect_create_job("job-1")
+    # When a pass runs
+    result = world.remediation().run()
+    # Then the version with a broken destination waits, both its records (its task would fail and
+    # burn the other destination's attempt); the other version goes
+    (source,) = result.sources
+    assert result.jobs == ["job-1"] and source.planned == 1 and source.blocked == 1
+    assert source.waiting_for_other_destination == 1
+    assert world.state_of("a.txt", version, "broken-dst") is ObjectState.BLOCKED
+    assert world.state_of("a.txt", version, "other-dst") is ObjectState.FAILED
+    assert world.state_of("b.txt", other, "other-dst") is ObjectState.IN_JOB
 
 
 def _ref(key: str, version: str | None):  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ from urllib.parse import quote
 from replimend.models import ObjectRef, ObjectState
 from tests.integration.remediation.conftest import DEST, REPORTS, SOURCE, World
 
-PREFIX = f"reports/{SOURCE}/{DEST}"
+PREFIX = f"reports/{SOURCE}"
 
 
 def start_job(
@@ -221,7 +221,7 @@ def test_a_config_failure_in_the_report_reopens_the_gate(world: World) -> None:
     assert incident is not None and not incident.fixed
     world.clock.advance(hours=2)
     result = world.remediation().run()
-    assert result.jobs == [] and result.pairs[0].blocked == 1
+    assert result.jobs == [] and result.sources[0].blocked == 1
 
 
 def test_a_fix_that_did_not_hold_reopens_the_incident_without_counting_its_objects_twice(

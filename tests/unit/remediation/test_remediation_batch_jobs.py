@@ -30,7 +30,7 @@ def request(**overrides: Any) -> ReplicationJobRequest:
         "account_id": ACCOUNT,
         "region": "eu-west-1",
         "source_bucket": "src",
-        "destination_bucket": "dst",
+        "destinations": ["dst"],
         "manifest_bucket": "manifests",
         "manifest_key": "manifests/src/dst/abc.csv",
         "manifest_etag": "60e460c9d1046e73f7dde5043ac3ae85",
@@ -183,3 +183,23 @@ def test_list_jobs_follows_next_token(s3control: tuple[Any, Stubber]) -> None:
 def test_the_stored_request_round_trips_unchanged() -> None:
     original = request()
     assert ReplicationJobRequest.from_json(original.to_json()) == original
+
+
+def test_a_job_is_found_by_the_tag_in_its_description_across_list_jobs_pages(
+    s3control: tuple[Any, Stubber],
+) -> None:
+    client, stubber = s3control
+    page = {"AccountId": ACCOUNT, "MaxResults": 1000}
+    stubber.add_response(
+        "list_jobs",
+        {"Jobs": [{"JobId": "other-1", "Description": "someone else"}], "NextToken": "t"},
+        expected_params=page,
+    )
+    stubber.add_response(
+        "list_jobs",
+        {"Jobs": [{"JobId": "ours-1", "Description": "replimend:abc re-drive 3 versions"}]},
+        expected_params={**page, "NextToken": "t"},
+    )
+    assert BatchJobs(lambda region: client, ACCOUNT).find_job("eu-west-1", "replimend:abc") == "ours-1"
+    stubber.add_response("list_jobs", {"Jobs": []}, expected_params=page)
+    assert BatchJobs(lambda region: client, ACCOUNT).find_job("eu-west-1", "replimend:abc") is None

@@ -57,9 +57,9 @@ def test_rows_read_back_decoded() -> None:
 
 def test_chunk_has_no_header_and_one_row_per_record_in_order() -> None:
     # Given three records / When added to a chunk
-    chunk = ManifestChunk("src", "dst")
+    chunk = ManifestChunk("src")
     for item in (record("b"), record("a key"), record("c", None)):
-        chunk.add(item)
+        chunk.add([item])
     # Then the body is exactly the rows, in order, without a header
     assert chunk.text() == "src,b,v1\nsrc,a%20key,v1\nsrc,c,null\n"
     assert chunk.count == 3
@@ -69,9 +69,9 @@ def test_chunk_has_no_header_and_one_row_per_record_in_order() -> None:
 
 def test_same_rows_give_the_same_key_and_token_and_different_rows_do_not() -> None:
     def build(keys: list[str], dest: str = "dst") -> ManifestChunk:
-        chunk = ManifestChunk("src", dest)
+        chunk = ManifestChunk("src")
         for key in keys:
-            chunk.add(record(key, dest=dest))
+            chunk.add([record(key, dest=dest)])
         return chunk
 
     first, again, other, other_dest = (
@@ -82,18 +82,18 @@ def test_same_rows_give_the_same_key_and_token_and_different_rows_do_not() -> No
     )
     assert first.key == again.key and first.token == again.token
     assert first.token != other.token and first.key != other.key
-    # The same source rows towards another destination must not share a token (IdempotencyException)
-    assert first.token != other_dest.token
-    assert first.key == manifest_key("src", "dst", first.digest)
+    # The same rows with records towards another destination must not share a token
+    assert first.token != other_dest.token and first.text() == other_dest.text()
+    assert first.key == manifest_key("src", first.digest)
     assert len(first.token) <= 64 and first.token == client_request_token(first.digest)
 
 
 def test_a_large_chunk_spills_to_disk_and_still_reads_back(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given a tiny in-memory budget / When many rows are written
     monkeypatch.setattr("replimend.remediate.manifest.SPOOL_MEMORY_BYTES", 1024)
-    chunk = ManifestChunk("src", "dst")
+    chunk = ManifestChunk("src")
     for number in range(5000):
-        chunk.add(record(f"k/{number}"))
+        chunk.add([record(f"k/{number}")])
     # Then the rows spilled to a file (not memory) and every one reads back
     assert chunk.body._rolled  # type: ignore[attr-defined]
     assert sum(1 for _ in parse_manifest(chunk.text().splitlines())) == 5000
@@ -107,11 +107,24 @@ def test_encode_key_uses_no_safe_characters() -> None:
 
 def test_a_later_attempt_of_the_same_rows_gets_a_new_token() -> None:
     # Given the same object planned again after its record moved (a failed attempt bumps its version)
-    first, retry = ManifestChunk("src", "dst"), ManifestChunk("src", "dst")
-    first.add(record("a"))
+    first, retry = ManifestChunk("src"), ManifestChunk("src")
+    first.add([record("a")])
     moved = record("a")
     moved.version = 7
-    retry.add(moved)
+    retry.add([moved])
     # Then the rows are the same but the token is not (S3 would return the old finished job)
     assert first.text() == retry.text()
     assert first.token != retry.token
+
+
+def test_a_version_failed_for_several_destinations_is_one_row_with_all_its_records() -> None:
+    chunk = ManifestChunk("src")
+    chunk.add([record("a", dest="dst-1"), record("a", dest="dst-2")])
+    chunk.add([record("b", dest="dst-2")])
+    assert chunk.text() == "src,a,v1\nsrc,b,v1\n" and chunk.count == 2 and chunk.record_count == 3
+    assert [(r.ref.key, r.ref.destination_bucket) for r in chunk.records()] == [
+        ("a", "dst-1"),
+        ("a", "dst-2"),
+        ("b", "dst-2"),
+    ]
+    chunk.close()

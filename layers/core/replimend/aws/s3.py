@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from replimend.aws.errors import error_code, translate_client_error
 from replimend.errors import NotFoundError
-from replimend.ports import SourceVersionStatus
+from replimend.ports import ReplicaStatus, SourceVersionStatus
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -48,6 +48,17 @@ class S3Objects:
         if str(head.get("ReplicationStatus", "")).upper() in _REPLICATED:
             return SourceVersionStatus.REPLICATED
         return SourceVersionStatus.NEEDS_REPLICATION
+
+    def replica_status(self, bucket: str, key: str, version_id: str | None) -> ReplicaStatus:
+        """HEAD of the replica in a destination: the same key and version id. Without read access
+        (the stack's role may not read a cross-account destination) the answer is UNKNOWN."""
+        try:
+            self._client.head_object(Bucket=bucket, Key=key, VersionId=version_id or "null")
+        except ClientError as exc:
+            if isinstance(translate_client_error(exc, "HeadObject"), NotFoundError):
+                return ReplicaStatus.ABSENT
+            return ReplicaStatus.UNKNOWN  # 403 and the rest: nothing can be concluded
+        return ReplicaStatus.PRESENT
 
     def bucket_region(self, bucket: str) -> str:
         if bucket not in self._regions:

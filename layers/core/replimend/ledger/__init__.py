@@ -33,7 +33,7 @@ from replimend.ledger.due import DUE_INDEX, DueWork
 from replimend.ledger.failures import FailureStore
 from replimend.ledger.incidents import IncidentStore
 from replimend.ledger.jobs import JobStore
-from replimend.ledger.objects import ObjectReader
+from replimend.ledger.objects import ObjectReader, ref_from_keys
 from replimend.ledger.table import Clock, Table, format_time, parse_time
 from replimend.lifecycle import DUE_STATES, STATE_FOR_ACTION, RecordOutcome
 from replimend.models import (
@@ -186,15 +186,34 @@ class Ledger:
         self._flush_unless_batching()
         return moved
 
-    def open_pairs(self) -> list[tuple[str, str]]:
-        """(source, destination) pairs with FAILED or BLOCKED objects now."""
-        return [pair for pair in self._due.pairs() if self._due.has_due_work(*pair)]
+    def open_sources(self) -> list[str]:
+        """Source buckets with FAILED or BLOCKED objects now."""
+        return [source for source in self._due.sources() if self._due.has_due_work(source)]
 
     def due_failures(
-        self, source_bucket: str, destination_bucket: str, *, now: datetime, limit: int | None = None
+        self, source_bucket: str, *, now: datetime, limit: int | None = None
     ) -> Iterator[FailureRecord]:
-        """FAILED/BLOCKED objects of a pair whose next attempt is due, oldest first."""
-        return self._due.due(source_bucket, destination_bucket, now=now, limit=limit)
+        """FAILED/BLOCKED objects of a source (every destination) whose next attempt is due, oldest first."""
+        return self._due.due(source_bucket, now=now, limit=limit)
+
+    def due_versions(self, source_bucket: str, *, now: datetime) -> Iterator[list[FailureRecord]]:
+        """Each source version with a due record, oldest next attempt first, with its records
+        towards every destination (one strongly consistent Query per version: the same read units
+        as reading the due records one by one, and the whole version in hand)."""
+        seen: set[tuple[str, str | None]] = set()
+        for keys in self._due.due_keys(source_bucket, now=now):
+            ref = ref_from_keys(str(keys["pk"]), str(keys["sk"]))
+            version = (ref.key, ref.version_id)
+            if version in seen:
+                continue
+            seen.add(version)
+            records = self._objects.records_of_version(source_bucket, ref.key, ref.version_id)
+            if any(record.state in DUE_STATES for record in records):
+                yield records
+
+    def version_records(self, source_bucket: str, key: str, version_id: str | None) -> list[FailureRecord]:
+        """A version's record towards each destination it failed for (any state)."""
+        return self._objects.records_of_version(source_bucket, key, version_id)
 
     def failures_in_state(
         self,
@@ -240,9 +259,9 @@ class Ledger:
             if state in DUE_STATES:
                 found = [
                     r
-                    for _, d in (p for p in pairs if p[0] == source)
-                    for r in self._due.due(source, d, now=None)
+                    for r in self._due.due(source, now=None)
                     if r.state is state
+                    and (destination_bucket is None or r.ref.destination_bucket == destination_bucket)
                 ]
             else:
                 found = [

@@ -1,4 +1,7 @@
-"""Due work: FAILED/BLOCKED objects by (source, destination), oldest next attempt first.
+"""Due work: FAILED/BLOCKED objects by source bucket, oldest next attempt first.
+
+By source, not by (source, destination): a Batch Replication job replicates each version to every
+destination of its source, so the source bucket is the unit remediation plans.
 
 The ``DueWork`` index is sparse and KEYS_ONLY: an object is in it only while due, and a write that
 changes no index key (a BLOCKED/FAILED flip, a new failure reason) costs no index write. Its keys
@@ -38,7 +41,7 @@ class DueWork:
         at = format_time(due_at)
         return {
             "nx": at,
-            "due_pk": f"D#{ref.source_bucket}#{ref.destination_bucket}#{shard_of(ident, self.index_shards)}",
+            "due_pk": f"D#{ref.source_bucket}#{shard_of(ident, self.index_shards)}",
             "due_sk": f"{at}#{ident}",
         }
 
@@ -68,27 +71,39 @@ class DueWork:
         items = self._table.query(KeyConditionExpression=Key("pk").eq(PAIRS_PK) & Key("sk").begins_with("P#"))
         return sorted((str(i["source_bucket"]), str(i["destination_bucket"])) for i in items)
 
-    def has_due_work(self, source_bucket: str, destination_bucket: str) -> bool:
+    def sources(self) -> list[str]:
+        return sorted({source for source, _ in self.pairs()})
+
+    def has_due_work(self, source_bucket: str) -> bool:
         for shard in range(self.index_shards):
             response = self._table.call(
                 "Query",
                 IndexName=DUE_INDEX,
-                KeyConditionExpression=Key("due_pk").eq(f"D#{source_bucket}#{destination_bucket}#{shard}"),
+                KeyConditionExpression=Key("due_pk").eq(f"D#{source_bucket}#{shard}"),
                 Limit=1,
             )
             if response.get("Items"):
                 return True
         return False
 
+    def due_keys(self, source_bucket: str, *, now: datetime | None) -> Iterator[Item]:
+        """The table keys (pk, sk) of a source's due records, oldest next attempt first."""
+        partitions = [f"D#{source_bucket}#{n}" for n in range(self.index_shards)]
+        high = format_time(now) + AFTER_TIME if now is not None else None
+        return self._table.query_merged(
+            DUE_INDEX, partitions, "due_pk", "due_sk", high=high, page_size=table_module.PAGE_SIZE
+        )
+
     def due(
-        self, source_bucket: str, destination_bucket: str, *, now: datetime | None, limit: int | None = None
+        self, source_bucket: str, *, now: datetime | None, limit: int | None = None
     ) -> Iterator[FailureRecord]:
-        """FAILED/BLOCKED records of a pair (due by ``now`` when given), oldest first, across shards.
+        """FAILED/BLOCKED records of a source, every destination (due by ``now`` when given), oldest
+        first, across shards.
 
         The index holds keys only; the records are read with BatchGetItem (strongly consistent), so
         a record that moved since the index saw it is skipped rather than acted on.
         """
-        partitions = [f"D#{source_bucket}#{destination_bucket}#{n}" for n in range(self.index_shards)]
+        partitions = [f"D#{source_bucket}#{n}" for n in range(self.index_shards)]
         high = format_time(now) + AFTER_TIME if now is not None else None
         page = min(limit, table_module.PAGE_SIZE) if limit else table_module.PAGE_SIZE
         keys = self._table.query_merged(DUE_INDEX, partitions, "due_pk", "due_sk", high=high, page_size=page)

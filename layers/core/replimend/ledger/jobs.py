@@ -69,7 +69,7 @@ def job_from_item(item: Item) -> JobRecord:
             value = parse_time(str(value))
         elif f.name in _INT_FIELDS:
             value = as_int(value)
-        elif f.name == "failure_reasons":
+        elif f.name in ("failure_reasons", "destinations"):
             value = [str(v) for v in value]
         kwargs[f.name] = value
     kwargs.setdefault("destination_bucket", None)  # absent for generated-manifest jobs

@@ -119,6 +119,15 @@ class ObjectReader:
     def object_items(self, source_bucket: str, key: str) -> Iterator[Item]:
         return self._table.query(KeyConditionExpression=Key("pk").eq(object_pk(source_bucket, key)))
 
+    def records_of_version(self, source_bucket: str, key: str, version_id: str | None) -> list[FailureRecord]:
+        """A version's record towards each destination it failed for."""
+        items = self._table.query(
+            KeyConditionExpression=Key("pk").eq(object_pk(source_bucket, key))
+            & Key("sk").begins_with(f"V#{version_id or NULL_VERSION}#"),
+            ConsistentRead=True,  # decisions are made on it: never act on a stale copy
+        )
+        return [record_from_item(item) for item in items]
+
     def records_of_key(self, source_bucket: str, key: str) -> list[FailureRecord]:
         return [
             record_from_item(i)

@@ -26,13 +26,13 @@ def _spool() -> IO[bytes]:
     return tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES, mode="w+b")
 
 
-def manifest_key(source_bucket: str, destination_bucket: str, digest: str) -> str:
-    return f"manifests/{source_bucket}/{destination_bucket}/{digest}.csv"
+def manifest_key(source_bucket: str, digest: str) -> str:
+    return f"manifests/{source_bucket}/{digest}.csv"
 
 
-def pending_marker_key(source_bucket: str, destination_bucket: str, digest: str) -> str:
+def pending_marker_key(source_bucket: str, digest: str) -> str:
     """Where the intent to start a job from a manifest is recorded until its objects are marked."""
-    return f"{PENDING_PREFIX}{source_bucket}/{destination_bucket}/{digest}.json"
+    return f"{PENDING_PREFIX}{source_bucket}/{digest}.json"
 
 
 PENDING_PREFIX = "pending/"
@@ -44,8 +44,8 @@ def released_marker_key(pending_key: str) -> str:
     return RELEASED_PREFIX + pending_key.removeprefix(PENDING_PREFIX)
 
 
-def report_prefix(source_bucket: str, destination_bucket: str) -> str:
-    return f"reports/{source_bucket}/{destination_bucket}"
+def report_prefix(source_bucket: str) -> str:
+    return f"reports/{source_bucket}"
 
 
 def client_request_token(digest: str) -> str:
@@ -55,32 +55,38 @@ def client_request_token(digest: str) -> str:
 
 @dataclass
 class ManifestChunk:
-    """One manifest being written: rows go to a spooled file, the planned records to another.
+    """One manifest being written: a row per source version, to a spooled file; the records of
+    that version (one per destination it failed for) to another.
 
-    The digest covers the pair, every row and each record's lock version: two destinations of the
-    same objects get different tokens, a re-plan of unchanged records the same one, and a later
-    attempt (every transition bumps the version) a new one.
+    The digest covers the source, every row and each record's destination and lock version: a
+    re-plan of unchanged records gets the same token, a later attempt (every transition bumps the
+    version) or another set of destinations a new one.
     """
 
     source_bucket: str
-    destination_bucket: str
-    count: int = 0
+    count: int = 0  # rows (versions); ``record_count`` counts their destination records
     body: IO[bytes] = field(default_factory=_spool)
     _records: IO[bytes] = field(default_factory=_spool)
     _hash: hashlib._Hash = field(init=False)
 
-    def __post_init__(self) -> None:
-        self._hash = hashlib.sha256(f"{self.source_bucket}\n{self.destination_bucket}\n".encode())
+    record_count: int = 0
 
-    def add(self, record: FailureRecord) -> None:
-        line = manifest_row(self.source_bucket, record.ref.key, record.ref.version_id).encode()
+    def __post_init__(self) -> None:
+        self._hash = hashlib.sha256(f"{self.source_bucket}\n".encode())
+
+    def add(self, records: list[FailureRecord]) -> None:
+        """One source version (its row, once) and its records towards each destination."""
+        first = records[0].ref
+        line = manifest_row(self.source_bucket, first.key, first.version_id).encode()
         self.body.write(line)
         self._hash.update(line)
-        # The record's lock version too: a later attempt of the same objects (same rows) must get
-        # a new token, or S3 would hand back the finished job of the previous attempt.
-        self._hash.update(f"{record.version}\n".encode())
-        pickle.dump(record, self._records, protocol=pickle.HIGHEST_PROTOCOL)
+        for record in records:
+            # Each record's lock version too: a later attempt of the same objects (same rows) must
+            # get a new token, or S3 would hand back the finished job of the previous attempt.
+            self._hash.update(f"{record.ref.destination_bucket}\0{record.version}\n".encode())
+            pickle.dump(record, self._records, protocol=pickle.HIGHEST_PROTOCOL)
         self.count += 1
+        self.record_count += len(records)
 
     def salt(self, text: str) -> None:
         """Make this chunk's digest (so its key and token) differ from an earlier identical one."""
@@ -92,7 +98,7 @@ class ManifestChunk:
 
     @property
     def key(self) -> str:
-        return manifest_key(self.source_bucket, self.destination_bucket, self.digest)
+        return manifest_key(self.source_bucket, self.digest)
 
     @property
     def token(self) -> str:
@@ -107,7 +113,7 @@ class ManifestChunk:
         return self.rewound_body().read().decode()
 
     def records(self) -> Iterator[FailureRecord]:
-        """The records in row order, as they were when planned."""
+        """Every destination record of every row, in row order, as they were when planned."""
         self._records.seek(0)
         while True:
             try:

@@ -1,6 +1,14 @@
-"""One remediation pass: gate, pick due failures per (source, destination), start one job per manifest.
+"""One remediation pass: one Batch Replication job per source bucket, split only at the job limit.
 
-Per chunk of a pair the steps are, in this order:
+A Batch Replication task replicates a version to every destination of its source's replication
+configuration (AWS, "Replicating existing objects with Batch Replication"), and fails if any
+destination fails. So the unit is the source bucket, each version appears once in its manifest
+however many destinations it failed for, and a version joins a job only when every destination it
+is open for is cleared: due (its backoff over), and its cause fixed where its reason needs a fix.
+A version with one destination still broken waits — its task would fail, burn an attempt of the
+fixed destination, and count towards the rule that fails a job of 1,000+ tasks past 50% failures.
+
+Per chunk of a source the steps are, in this order:
 
 1. write the manifest (key = its content digest),
 2. write a *pending marker* next to it holding the exact CreateJob request,
@@ -10,7 +18,7 @@ Per chunk of a pair the steps are, in this order:
 
 A crash anywhere leaves either nothing started (1) or a marker (2-5). The next pass first resumes
 every marker — resending the same request returns the same JobId, and objects still FAILED that
-the manifest lists are marked IN_JOB — and only then plans that pair again, so no object ends up in
+the manifest lists are marked IN_JOB — and only then plans that source again, so no object ends up in
 two jobs and none is lost.
 """
 
@@ -26,9 +34,8 @@ from typing import Any
 
 from replimend import lifecycle
 from replimend.errors import AwsCallError, ConflictError, NotFoundError, ReplimendError
-from replimend.ledger_lookup import find_failure
 from replimend.lifecycle import PlanStep
-from replimend.manifest_csv import ManifestRow, parse_manifest
+from replimend.manifest_csv import NULL_VERSION, ManifestRow, parse_manifest
 from replimend.models import FailureRecord, JobRecord, JobStatus, ObjectState
 from replimend.observability import logger
 from replimend.ports import (
@@ -53,29 +60,37 @@ from replimend.remediate.manifest import (
 from replimend.settings import RemediationSettings
 
 ACTOR = "remediate"
-#: Passes that may fail to resume a pending job before its pair is released.
+#: Passes that may fail to resume a pending job before its source is released.
 MAX_RESUMES = 4
+
+
+class _Waits:
+    """A destination record that stays open and holds its version out of this pass's jobs."""
+
+
+_WAITS = _Waits()
 #: Candidates are read and head-checked in batches of this many (parallel HEADs, ordered results).
 PLAN_BATCH = 256
 
 
 @dataclass
-class PairResult:
-    """What one pass did (or, in a dry run, would do) for one (source, destination)."""
+class SourceResult:
+    """What one pass did (or, in a dry run, would do) for one source bucket."""
 
     source_bucket: str
-    destination_bucket: str
-    planned: int = 0  # objects put in a manifest (or that would be)
-    obsolete: int = 0
-    done: int = 0
-    blocked: int = 0  # held by the gate this pass
+    planned: int = 0  # versions put in a manifest (or that would be)
+    obsolete: int = 0  # records closed: source version gone
+    done: int = 0  # records closed: already replicated everywhere
+    blocked: int = 0  # records held by the gate this pass
     unblocked: int = 0  # BLOCKED → FAILED because the gate opened
     gave_up: int = 0
     closed_by_reason: int = 0  # escalated/closed because the reason's action allows no job
     not_due: int = 0
+    waiting_for_other_destination: int = 0  # cleared records whose version waits for another one
     conflicts: int = 0  # changed under us; picked again next pass
     unverified: int = 0  # HEAD could not check the version; included, the job will tell
-    marked_in_job: int = 0
+    marked_in_job: int = 0  # destination records marked IN_JOB
+    destinations: list[str] = field(default_factory=list)
     jobs: list[str] = field(default_factory=list)
     manifest_keys: list[str] = field(default_factory=list)
     resumed_jobs: list[str] = field(default_factory=list)
@@ -91,24 +106,24 @@ class PairResult:
 class RemediationResult:
     dry_run: bool
     started_at: datetime
-    pairs: list[PairResult] = field(default_factory=list)
+    sources: list[SourceResult] = field(default_factory=list)
     gate: dict[str, str] = field(default_factory=dict)  # "src -> dst: reason" → decision summary
     truncated: str | None = None  # why the pass stopped early (budget, deadline), if it did
 
-    def pair(self, source_bucket: str, destination_bucket: str) -> PairResult:
-        for pair in self.pairs:
-            if (pair.source_bucket, pair.destination_bucket) == (source_bucket, destination_bucket):
-                return pair
-        pair = PairResult(source_bucket, destination_bucket)
-        self.pairs.append(pair)
-        return pair
+    def source(self, source_bucket: str) -> SourceResult:
+        for result in self.sources:
+            if result.source_bucket == source_bucket:
+                return result
+        result = SourceResult(source_bucket)
+        self.sources.append(result)
+        return result
 
     @property
     def jobs(self) -> list[str]:
-        return [job for pair in self.pairs for job in (*pair.resumed_jobs, *pair.jobs)]
+        return [job for source in self.sources for job in (*source.resumed_jobs, *source.jobs)]
 
     def total(self, name: str) -> int:
-        return sum(int(getattr(pair, name)) for pair in self.pairs)
+        return sum(int(getattr(source, name)) for source in self.sources)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -116,7 +131,7 @@ class RemediationResult:
             "started_at": self.started_at.isoformat(),
             "truncated": self.truncated,
             "gate": self.gate,
-            "pairs": [{**asdict(pair), "skipped": pair.skipped} for pair in self.pairs],
+            "sources": [{**asdict(source), "skipped": source.skipped} for source in self.sources],
         }
 
 
@@ -171,25 +186,23 @@ class _Pass:
             return self.run()
 
     def run(self) -> RemediationResult:
-        held: set[tuple[str, str]] = set()
+        held: set[str] = set()
         if not self.dry_run:
             held = self._resume_pending()
         with ThreadPoolExecutor(max_workers=max(1, self.deps.head_concurrency)) as pool:
-            for source, destination in self.ledger.open_pairs():
+            for source in self.ledger.open_sources():
                 if self.bucket and source != self.bucket:
                     continue
-                if (source, destination) in held:
+                if source in held:
                     continue  # its unfinished job must be resumed first, or objects could join two jobs
                 if self._stop_reason():
                     break
-                pair = self.result.pair(source, destination)
+                result = self.result.source(source)
                 try:
-                    self._plan_pair(pair, pool)
+                    self._plan_source(result, pool)
                 except ReplimendError as exc:
-                    logger.exception(
-                        "remediation of pair failed", extra={"source": source, "dest": destination}
-                    )
-                    pair.errors.append(str(exc))
+                    logger.exception("remediation of source failed", extra={"source": source})
+                    result.errors.append(str(exc))
         self._record_gate_decisions()
         self.result.truncated = self._stop_reason()
         return self.result
@@ -202,75 +215,109 @@ class _Pass:
         return None
 
     # ---- planning -------------------------------------------------------------------------
-    def _plan_pair(self, pair: PairResult, pool: ThreadPoolExecutor) -> None:
-        chunk = ManifestChunk(pair.source_bucket, pair.destination_bucket)
+    def _plan_source(self, result: SourceResult, pool: ThreadPoolExecutor) -> None:
+        source = result.source_bucket
+        chunk = ManifestChunk(source)
         try:
-            candidates = self.ledger.due_failures(pair.source_bucket, pair.destination_bucket, now=self.now)
-            for batch in _batches(candidates, PLAN_BATCH):
-                eligible = [record for record in map(lambda r: self._pre_check(pair, r), batch) if record]
-                for record, status in zip(eligible, self._head_statuses(eligible, pool), strict=True):
+            for batch in _batches(self.ledger.due_versions(source, now=self.now), PLAN_BATCH):
+                versions = [cleared for records in batch if (cleared := self._clear_version(result, records))]
+                for records, status in zip(versions, self._head_statuses(versions, pool), strict=True):
                     if self.budget <= 0:
                         break
                     checked = lifecycle.after_head(status)
                     if checked.to_state is not None:
-                        self._move(pair, record, checked.to_state, checked.why)
-                        pair.obsolete += checked.to_state is ObjectState.OBSOLETE
-                        pair.done += checked.to_state is ObjectState.DONE
+                        # COMPLETED means every destination has it; a gone version is gone for all.
+                        for record in records:
+                            self._move(result, record, checked.to_state, checked.why)
+                        result.obsolete += len(records) * (checked.to_state is ObjectState.OBSOLETE)
+                        result.done += len(records) * (checked.to_state is ObjectState.DONE)
                         continue
-                    pair.unverified += status is SourceVersionStatus.UNVERIFIED
-                    chunk.add(record)
-                    pair.planned += 1
+                    result.unverified += status is SourceVersionStatus.UNVERIFIED
+                    chunk.add(records)
+                    result.planned += 1
+                    for record in records:
+                        if record.ref.destination_bucket not in result.destinations:
+                            result.destinations.append(record.ref.destination_bucket)
                     self.budget -= 1
                     if chunk.count >= self.settings.max_objects_per_job:
-                        self._submit(pair, chunk)
+                        self._submit(result, chunk)
                         chunk.close()
-                        chunk = ManifestChunk(pair.source_bucket, pair.destination_bucket)
+                        chunk = ManifestChunk(source)
                 if self._stop_reason():
                     break
             if chunk.count:
-                self._submit(pair, chunk)
+                self._submit(result, chunk)
         finally:
             chunk.close()
 
-    def _pre_check(self, pair: PairResult, record: FailureRecord) -> FailureRecord | None:
-        """The lifecycle's plan for a due record (and the gate's answer when its cause needs a fix);
-        the record to HEAD-check and put in a job, or None."""
+    def _clear_version(self, result: SourceResult, records: list[FailureRecord]) -> list[FailureRecord]:
+        """The records of a version that go into a job together, or [] if it must wait.
+
+        Every destination the version is open for is looked at: each is closed, given up, held by
+        the gate, not yet due, or cleared. The version goes into a job only if nothing of it is
+        held, not due or already in a job, and at least one destination is cleared.
+        """
+        cleared: list[FailureRecord] = []
+        waiting = False
+        for record in records:
+            if record.state is ObjectState.IN_JOB:
+                waiting = True  # another job has it; that job decides
+            elif record.state in lifecycle.DUE_STATES:
+                outcome = self._pre_check(result, record)
+                if isinstance(outcome, _Waits):
+                    waiting = True
+                elif outcome is not None:
+                    cleared.append(outcome)
+        if waiting:
+            result.waiting_for_other_destination += len(cleared)
+            return []
+        return cleared
+
+    def _pre_check(self, result: SourceResult, record: FailureRecord) -> FailureRecord | _Waits | None:
+        """The lifecycle's plan for one destination record (and the gate's answer when its cause
+        needs a fix): the record, cleared for a job; _WAITS if it stays open and holds its version;
+        None if it was closed or given up (it holds nothing)."""
         decision = lifecycle.plan(record, now=self.now, max_attempts=self.settings.max_attempts)
         if decision.step is PlanStep.SKIP:
-            pair.not_due += record.state in lifecycle.DUE_STATES
-            return None
+            result.not_due += 1
+            return _WAITS
         if decision.step is PlanStep.ASK_GATE:
+            source, destination = record.ref.source_bucket, record.ref.destination_bucket
             reason = record.failure_reason or UNKNOWN_REASON.code
-            answer = self.gate.is_fixed(pair.source_bucket, pair.destination_bucket, reason)
-            self.result.gate[f"{pair.source_bucket} -> {pair.destination_bucket}: {reason}"] = answer.summary
+            answer = self.gate.is_fixed(source, destination, reason)
+            self.result.gate[f"{source} -> {destination}: {reason}"] = answer.summary
             decision = lifecycle.after_gate(record, fixed=answer.fixed, summary=answer.summary)
             if decision.step is PlanStep.SKIP:
                 if decision.to_state is not None:
-                    self._move(pair, record, decision.to_state, decision.why)
-                pair.blocked += 1
-                return None
+                    self._move(result, record, decision.to_state, decision.why)
+                result.blocked += 1
+                return _WAITS
         if decision.to_state is None:
             return record
-        moved = self._move(pair, record, decision.to_state, decision.why)
+        moved = self._move(result, record, decision.to_state, decision.why)
         if decision.step is PlanStep.CLOSE:
-            pair.closed_by_reason += 1
-        elif decision.step is PlanStep.GIVE_UP:
-            pair.gave_up += 1
-        elif moved is not None:  # BLOCKED -> FAILED: on to a job
-            pair.unblocked += 1
-            return moved
-        return None
+            result.closed_by_reason += 1
+            return None
+        if decision.step is PlanStep.GIVE_UP:
+            result.gave_up += 1
+            return None
+        if moved is None:  # changed under us: it stays open; look again next pass
+            return _WAITS
+        result.unblocked += 1  # BLOCKED -> FAILED: on to a job
+        return moved
 
     def _head_statuses(
-        self, records: list[FailureRecord], pool: ThreadPoolExecutor
+        self, versions: list[list[FailureRecord]], pool: ThreadPoolExecutor
     ) -> list[SourceVersionStatus]:
+        """One HEAD of the source version per version (not per destination), in parallel."""
         if not self.deps.verify_source_versions:
-            return [SourceVersionStatus.UNVERIFIED] * len(records)
+            return [SourceVersionStatus.UNVERIFIED] * len(versions)
         check = self.deps.objects.source_version_status
-        return list(pool.map(lambda r: check(r.ref.source_bucket, r.ref.key, r.ref.version_id), records))
+        refs = [records[0].ref for records in versions]
+        return list(pool.map(lambda ref: check(ref.source_bucket, ref.key, ref.version_id), refs))
 
     def _move(
-        self, pair: PairResult, record: FailureRecord, to_state: ObjectState, why: str
+        self, result: SourceResult, record: FailureRecord, to_state: ObjectState, why: str
     ) -> FailureRecord | None:
         """A conditional transition (nothing in a dry run); None when the record changed under us."""
         if self.dry_run:
@@ -278,54 +325,54 @@ class _Pass:
         try:
             return self.ledger.transition(record, to_state, reason=why, actor=ACTOR)
         except ConflictError:
-            pair.conflicts += 1
+            result.conflicts += 1
             return None
 
     # ---- starting a job -------------------------------------------------------------------
-    def _submit(self, pair: PairResult, chunk: ManifestChunk) -> None:
-        pair.manifest_keys.append(chunk.key)
+    def _submit(self, result: SourceResult, chunk: ManifestChunk) -> None:
+        source = result.source_bucket
+        result.manifest_keys.append(chunk.key)
+        records = list(chunk.records())
+        destinations = sorted({record.ref.destination_bucket for record in records})
         if self.dry_run:
             logger.info(
                 "dry run: would start a job",
                 extra={
-                    "source": pair.source_bucket,
-                    "dest": pair.destination_bucket,
+                    "source": source,
+                    "destinations": destinations,
                     "objects": chunk.count,
                     "manifest": chunk.key,
                 },
             )
             return
         settings = self.settings
-        if self._was_released(pending_marker_key(pair.source_bucket, pair.destination_bucket, chunk.digest)):
+        if self._was_released(pending_marker_key(source, chunk.digest)):
             # The same rows were planned before and their job could never be resumed: a new token,
             # so a token S3 keeps refusing cannot hold these objects forever.
             chunk.salt(self.now.isoformat())
         etag = self.deps.storage.put_manifest(settings.manifest_bucket, chunk.key, chunk.rewound_body())
         request = ReplicationJobRequest(
             account_id=settings.account_id,
-            region=self.deps.objects.bucket_region(pair.source_bucket),
-            source_bucket=pair.source_bucket,
-            destination_bucket=pair.destination_bucket,
+            region=self.deps.objects.bucket_region(source),
+            source_bucket=source,
+            destinations=destinations,
             manifest_bucket=settings.manifest_bucket,
             manifest_key=chunk.key,
             manifest_etag=etag,
             object_count=chunk.count,
             report_bucket=settings.report_bucket,
-            report_prefix=report_prefix(pair.source_bucket, pair.destination_bucket),
+            report_prefix=report_prefix(source),
             role_arn=settings.batch_role_arn,
             priority=settings.job_priority,
             token=chunk.token,
             partition=settings.partition,
-            description=job_description(
-                chunk.digest, chunk.count, pair.source_bucket, pair.destination_bucket
-            ),
+            description=job_description(chunk.digest, chunk.count, source, len(destinations)),
         )
-        marker = pending_marker_key(pair.source_bucket, pair.destination_bucket, chunk.digest)
+        marker = pending_marker_key(source, chunk.digest)
         self.deps.storage.put_text(settings.manifest_bucket, marker, request.to_json())
         job = self._start_job(request)
-        pair.jobs.append(job.job_id)
-        finished = self._mark_in_job(pair, job, chunk.records())
-        if finished:
+        result.jobs.append(job.job_id)
+        if self._mark_in_job(result, job, records):
             self.deps.storage.delete(settings.manifest_bucket, marker)
 
     def _start_job(self, request: ReplicationJobRequest, *, resuming: bool = False) -> JobRecord:
@@ -355,7 +402,9 @@ class _Pass:
         job = JobRecord(
             job_id=job_id,
             source_bucket=request.source_bucket,
-            destination_bucket=request.destination_bucket,
+            # A job covers every destination of its source; a single one is named for readers.
+            destination_bucket=request.destinations[0] if len(request.destinations) == 1 else None,
+            destinations=list(request.destinations),
             status=JobStatus.NEW.value,
             client_request_token=request.token,
             object_count=request.object_count,
@@ -374,18 +423,18 @@ class _Pass:
                 "job_id": job_id,
                 "objects": request.object_count,
                 "source": request.source_bucket,
-                "dest": request.destination_bucket,
+                "destinations": request.destinations,
             },
         )
         return job
 
-    def _mark_in_job(self, pair: PairResult, job: JobRecord, records: Iterable[FailureRecord | None]) -> bool:
+    def _mark_in_job(self, result: SourceResult, job: JobRecord, records: Iterable[FailureRecord]) -> bool:
         """Mark the job's objects IN_JOB; False if the time ran out (the marker resumes it)."""
         for count, record in enumerate(records):
             if count % 500 == 0 and self.deadline is not None and time.monotonic() >= self.deadline:
                 return False
-            if record is not None and self._mark_one(record, job.job_id):
-                pair.marked_in_job += 1
+            if self._mark_one(record, job.job_id):
+                result.marked_in_job += 1
         return True
 
     def _mark_one(self, record: FailureRecord, job_id: str) -> bool:
@@ -399,17 +448,19 @@ class _Pass:
                     record, ObjectState.IN_JOB, reason="in batch replication job", actor=ACTOR, job_id=job_id
                 )
                 return True
-            except ConflictError:
-                fresh = self.ledger.get_failure(record.ref)
+            except ConflictError as exc:
+                fresh = exc.current if isinstance(exc.current, FailureRecord) else None
+                fresh = fresh or self.ledger.get_failure(record.ref)
                 if fresh is None:
                     return False
                 record = fresh
         return False
 
     # ---- crash recovery -------------------------------------------------------------------
-    def _resume_pending(self) -> set[tuple[str, str]]:
-        """Finish every job a previous pass left half-started; pairs that could not be resumed are held."""
-        held: set[tuple[str, str]] = set()
+    def _resume_pending(self) -> set[str]:
+        """Finish every job a previous pass left half-started; sources that could not be resumed
+        are held for this pass."""
+        held: set[str] = set()
         storage, bucket = self.deps.storage, self.settings.manifest_bucket
         prefix = f"{PENDING_PREFIX}{self.bucket}/" if self.bucket else PENDING_PREFIX
         for marker in list(storage.list_keys(bucket, prefix)):
@@ -420,35 +471,42 @@ class _Pass:
                     "unreadable pending marker left in place", extra={"marker": marker, "error": str(exc)}
                 )
                 continue
-            pair_key = (request.source_bucket, request.destination_bucket)
-            pair = self.result.pair(*pair_key)
+            result = self.result.source(request.source_bucket)
             try:
                 job = self._start_job(request, resuming=True)
-                pair.resumed_jobs.append(job.job_id)
-                pair.manifest_keys.append(request.manifest_key)
+                result.resumed_jobs.append(job.job_id)
+                result.manifest_keys.append(request.manifest_key)
                 if job.outcome_recorded:
                     finished = True  # tracking already applied the report to these objects
                 else:
                     rows = parse_manifest(storage.iter_lines(bucket, request.manifest_key))
-                    records = (self._find(row, request.destination_bucket) for row in rows)
-                    finished = self._mark_in_job(pair, job, records)
-                if finished:
-                    storage.delete(bucket, marker)
+                    finished = self._mark_in_job(result, job, self._open_records(rows))
+                if not finished:
+                    held.add(request.source_bucket)
                 else:
-                    held.add(pair_key)
+                    storage.delete(bucket, marker)
             except ReplimendError as exc:
                 logger.exception("could not resume a pending job", extra={"marker": marker})
-                pair.errors.append(f"resume {request.manifest_key}: {exc}")
+                result.errors.append(f"resume {request.manifest_key}: {exc}")
                 if self._give_up_on_marker(marker, storage.get_bytes(bucket, marker)):
-                    pair.released_markers += 1
-                held.add(pair_key)  # released or not, not planned again in this pass
+                    result.released_markers += 1
+                held.add(request.source_bucket)  # released or not, not planned again in this pass
         return held
 
+    def _open_records(self, rows: Iterable[ManifestRow]) -> Iterator[FailureRecord]:
+        """The FAILED/BLOCKED records of each manifest row's version, every destination: its task
+        replicates to all of them, so all of them are in the job."""
+        for row in rows:
+            version = None if row.version_id == NULL_VERSION else row.version_id
+            for record in self.ledger.version_records(row.bucket, row.key, version):
+                if record.state in lifecycle.DUE_STATES:
+                    yield record
+
     def _give_up_on_marker(self, marker: str, document: bytes) -> bool:
-        """Count one more failed resume in the marker; past MAX_RESUMES release its pair (True).
+        """Count one more failed resume in the marker; past MAX_RESUMES release its source (True).
 
         Its objects not yet marked stay FAILED and are planned again from the next pass, under a new
-        token (``_was_released``); the pair is never held forever.
+        token (``_was_released``); the source is never held forever.
         """
         data = json.loads(document)
         data["failed_resumes"] = int(data.get("failed_resumes", 0)) + 1
@@ -458,7 +516,7 @@ class _Pass:
             )
             return False
         logger.error(
-            "pending job could not be resumed; its pair is released",
+            "pending job could not be resumed; its source is released",
             extra={"marker": marker, "failed_resumes": data["failed_resumes"]},
         )
         self.deps.storage.put_text(
@@ -474,9 +532,6 @@ class _Pass:
             return False
         return True
 
-    def _find(self, row: ManifestRow, destination_bucket: str) -> FailureRecord | None:
-        return find_failure(self.ledger, row.bucket, row.key, row.version_id, destination_bucket)
-
     def _record_gate_decisions(self) -> None:
         if self.dry_run:
             return
@@ -487,8 +542,8 @@ class _Pass:
                 logger.warning("gate decision not recorded", extra={"reason": reason, "source": source})
 
 
-def _batches(items: Iterable[FailureRecord], size: int) -> Iterator[list[FailureRecord]]:
-    batch: list[FailureRecord] = []
+def _batches(items: Iterable[list[FailureRecord]], size: int) -> Iterator[list[list[FailureRecord]]]:
+    batch: list[list[FailureRecord]] = []
     for item in items:
         batch.append(item)
         if len(batch) >= size:
@@ -503,8 +558,8 @@ def job_tag(token: str) -> str:
     return f"replimend:{token[:32]}"
 
 
-def job_description(digest: str, count: int, source_bucket: str, destination_bucket: str) -> str:
-    # At most 256 characters (CreateJob): the 42-character tag, two bucket names of at most 63 and
-    # the count fit.
+def job_description(digest: str, count: int, source_bucket: str, destinations: int) -> str:
+    # At most 256 characters (CreateJob): the 42-character tag, a bucket name of at most 63 and the
+    # counts fit.
     tag = job_tag(client_request_token(digest))
-    return f"{tag} re-drive {count} objects {source_bucket} -> {destination_bucket}"
+    return f"{tag} re-drive {count} versions of {source_bucket} to {destinations} destination(s)"

@@ -18,8 +18,7 @@ from typing import Any
 
 from replimend import lifecycle
 from replimend.errors import ConflictError, MalformedEventError, NotFoundError, ReplimendError
-from replimend.ledger_lookup import find_failure
-from replimend.manifest_csv import parse_manifest
+from replimend.manifest_csv import NULL_VERSION, parse_manifest
 from replimend.models import (
     TERMINAL_JOB_STATUSES,
     Action,
@@ -29,7 +28,7 @@ from replimend.models import (
     ObjectState,
 )
 from replimend.observability import logger
-from replimend.ports import JobDescriber, JobDescription, ManifestStorage, ObjectInspector
+from replimend.ports import JobDescriber, JobDescription, ManifestStorage, ObjectInspector, ReplicaStatus
 from replimend.reasons import reason_entry
 from replimend.settings import RemediationSettings
 from replimend.track.job_events import parse_job_event
@@ -54,6 +53,16 @@ def job_outcome(job: JobRecord) -> str | None:
     if job.status == JobStatus.COMPLETE.value:
         return "partial" if job.tasks_failed else "succeeded"
     return _OUTCOMES.get(job.status)
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    """What tracking concluded for one destination record of a job."""
+
+    kind: str  # replicated · failed · unattributed · no_row (job completed) · job_ended (failed/cancelled)
+    reason: str | None = None
+    destinations: int = 0  # unattributed: how many destinations it could have been
+    cancelled: bool = False
 
 
 @dataclass
@@ -199,7 +208,7 @@ class JobTracker:
         self, job: JobRecord, description: JobDescription, update: JobUpdate, now: datetime
     ) -> None:
         matched = 0
-        failures: Counter[str] = Counter()
+        failures: Counter[tuple[str, str]] = Counter()  # (destination, reason) -> objects new to it
         for task in self._report_tasks(job, description, update):
             matched += self._apply_task(job, task, update, now, failures)
         if matched < job.object_count:
@@ -207,10 +216,9 @@ class JobTracker:
             # we could not match: nothing may stay IN_JOB once its job has ended (the ones left are
             # counted in ``returned``, metric ObjectsReturnedFromJob).
             reason = _job_failure_code(description, job)
-            returned = self._return_objects(
-                job, reason, update, now, count_attempt=job.status != JobStatus.CANCELLED.value
+            self._return_objects(
+                job, reason, update, now, failures, count_attempt=job.status != JobStatus.CANCELLED.value
             )
-            failures[reason] += returned
         self._touch_incidents(job, failures, now)
 
     def _report_tasks(
@@ -240,46 +248,130 @@ class JobTracker:
                 yield row
 
     def _apply_task(
-        self, job: JobRecord, task: TaskResult, update: JobUpdate, now: datetime, failures: Counter[str]
+        self,
+        job: JobRecord,
+        task: TaskResult,
+        update: JobUpdate,
+        now: datetime,
+        failures: Counter[tuple[str, str]],
     ) -> int:
-        """Apply one report row; 1 when it named an object of this job (moved now or before), else 0."""
-        record = self._task_record(job, task)
-        if record is None:
+        """Apply one report row to its version's records, per destination; 1 when the row named a
+        version of this job (resolved now or before), else 0."""
+        records = self._task_records(task)
+        if not records:
             update.unmatched += 1
             return 0
-        for _ in range(3):
-            if not lifecycle.belongs_to_job(record, job.job_id):
-                return 1  # already applied (a second event or poll for the same job)
-            decision = lifecycle.after_task(
-                record,
-                succeeded=task.succeeded,
-                reason=task.failure_reason,
-                max_attempts=self.settings.max_attempts,
-                backoff=self._backoff(),
-                now=now,
-            )
-            try:
-                self._apply(record, job, decision, update, detail=task.message or None)
-            except ConflictError as exc:
-                fresh = exc.current if isinstance(exc.current, FailureRecord) else None
-                record = fresh or self.ledger.get_failure(record.ref)
-                if record is None:
-                    return 1
-                continue
-            if decision.reopens_incident and decision.failure_reason:
-                failures[decision.failure_reason] += decision.counts_for_incident
-            return 1
+        in_job = [r for r in records if lifecycle.belongs_to_job(r, job.job_id)]
+        if not in_job:
+            return 1  # already applied (a second event or poll for the same job)
+        if task.succeeded:  # with several destinations a task succeeds only if every one did
+            verdicts = [(record, _Verdict("replicated")) for record in in_job]
+        else:
+            verdicts = self._attribute_failure(job, in_job, task.failure_reason or "UnknownTaskFailure")
+        for record, verdict in verdicts:
+            self._decide(record, job, verdict, update, failures, now=now, detail=task.message or None)
         return 1
 
-    def _task_record(self, job: JobRecord, task: TaskResult) -> FailureRecord | None:
-        """The object a report row names: the exact key string of our manifest first, then other
-        readings of it (AWS does not document the report's key encoding)."""
-        destination = job.destination_bucket or ""
+    def _attribute_failure(
+        self, job: JobRecord, records: list[FailureRecord], reason: str
+    ) -> list[tuple[FailureRecord, _Verdict]]:
+        """How each destination of a failed task is resolved. The report has no destination column,
+        so a failure is charged to a destination only when something says it failed there: it is
+        the version's only destination in the job; its replica is the only one absent; or S3 sent a
+        failure event for it after the job started (whether S3 does for Batch Replication tasks is
+        not documented: either way this holds). A present replica means that destination
+        replicated. Where nothing tells, the record says so and keeps its own reason."""
+        if len(records) == 1:
+            return [(records[0], _Verdict("failed", reason))]
+        present: list[FailureRecord] = []
+        other: list[FailureRecord] = []
+        for record in records:
+            ref = record.ref
+            seen = self.objects.replica_status(ref.destination_bucket, ref.key, ref.version_id)
+            (present if seen == ReplicaStatus.PRESENT else other).append(record)
+        verdicts = [(record, _Verdict("replicated")) for record in present]
+        started = job.created_at
+        for record in other:
+            evented = started is not None and record.last_seen is not None and record.last_seen >= started
+            if len(other) == 1:
+                verdicts.append((record, _Verdict("failed", reason)))
+            elif evented:
+                verdicts.append((record, _Verdict("failed", record.failure_reason or reason)))
+            else:
+                verdicts.append((record, _Verdict("unattributed", reason, destinations=len(other))))
+        return verdicts
+
+    def _decision(self, record: FailureRecord, verdict: _Verdict, now: datetime) -> lifecycle.TaskDecision:
+        """The lifecycle's decision for one destination record, given what tracking concluded."""
+        backoff, max_attempts = self._backoff(), self.settings.max_attempts
+        if verdict.kind == "unattributed":
+            return lifecycle.after_unattributed_failure(
+                record,
+                reason=verdict.reason or "",
+                destinations=verdict.destinations,
+                max_attempts=max_attempts,
+                backoff=backoff,
+                now=now,
+            )
+        if verdict.kind == "no_row":
+            return lifecycle.after_missing_report_row(record, now=now)
+        if verdict.kind == "job_ended":
+            return lifecycle.after_job_without_report(
+                record,
+                job_cancelled=verdict.cancelled,
+                job_reason=verdict.reason or "",
+                max_attempts=max_attempts,
+                backoff=backoff,
+                now=now,
+            )
+        return lifecycle.after_task(
+            record,
+            succeeded=verdict.kind == "replicated",
+            reason=verdict.reason,
+            max_attempts=max_attempts,
+            backoff=backoff,
+            now=now,
+        )
+
+    def _decide(
+        self,
+        record: FailureRecord,
+        job: JobRecord,
+        verdict: _Verdict,
+        update: JobUpdate,
+        failures: Counter[tuple[str, str]],
+        *,
+        now: datetime,
+        detail: str | None,
+    ) -> bool:
+        """Write the decision for one record still in the job (re-reading it after a lost race)."""
+        current: FailureRecord | None = record
+        for _ in range(3):
+            if current is None or not lifecycle.belongs_to_job(current, job.job_id):
+                return False
+            decision = self._decision(current, verdict, now)
+            try:
+                self._apply(current, job, decision, update, detail=detail)
+            except ConflictError as exc:
+                fresh = exc.current if isinstance(exc.current, FailureRecord) else None
+                current = fresh or self.ledger.get_failure(current.ref)
+                continue
+            if decision.reopens_incident and decision.failure_reason:
+                incident = (current.ref.destination_bucket, decision.failure_reason)
+                failures[incident] += decision.counts_for_incident
+            return True
+        return False
+
+    def _task_records(self, task: TaskResult) -> list[FailureRecord]:
+        """The records of the version a report row names (one per destination): the exact key string
+        of our manifest first, then other readings of it (AWS does not document the report's key
+        encoding)."""
+        version = None if task.version_id in (None, "", NULL_VERSION) else task.version_id
         for key in task.key_candidates:
-            record = find_failure(self.ledger, task.bucket, key, task.version_id, destination)
-            if record is not None:
-                return record
-        return None
+            records = self.ledger.version_records(task.bucket, key, version)
+            if records:
+                return records
+        return []
 
     def _backoff(self) -> lifecycle.Backoff:
         return lifecycle.Backoff(
@@ -317,43 +409,31 @@ class JobTracker:
             update.closed += 1
 
     def _return_objects(
-        self, job: JobRecord, reason: str, update: JobUpdate, now: datetime, *, count_attempt: bool
-    ) -> int:
-        """Objects still IN_JOB for a job that ended without their report row go back to FAILED
-        (or further, as the lifecycle says); how many newly count under ``reason``'s incident."""
+        self,
+        job: JobRecord,
+        reason: str,
+        update: JobUpdate,
+        now: datetime,
+        failures: Counter[tuple[str, str]],
+        *,
+        count_attempt: bool,
+    ) -> None:
+        """Records still IN_JOB for a job that ended without their report row go back to FAILED (or
+        further, as the lifecycle says)."""
         detail = "; ".join(job.failure_reasons) or None
-        returned = 0
-        for listed in self._job_objects(job):
-            record = listed
-            for _ in range(3):
-                if record is None or record.state is not ObjectState.IN_JOB or record.job_id != job.job_id:
-                    break
-                if job.status == JobStatus.COMPLETE.value:
-                    decision = lifecycle.after_missing_report_row(record, now=now)
-                else:
-                    decision = lifecycle.after_job_without_report(
-                        record,
-                        job_cancelled=not count_attempt,
-                        job_reason=reason,
-                        max_attempts=self.settings.max_attempts,
-                        backoff=self._backoff(),
-                        now=now,
-                    )
-                try:
-                    self._apply(record, job, decision, update, detail=detail)
-                except ConflictError as exc:
-                    fresh = exc.current
-                    record = (
-                        fresh if isinstance(fresh, FailureRecord) else self.ledger.get_failure(record.ref)
-                    )
-                    continue
-                update.returned += 1
-                returned += decision.counts_for_incident
-                break
-        return returned
+        if job.status == JobStatus.COMPLETE.value:
+            verdict = _Verdict("no_row")
+        else:
+            verdict = _Verdict("job_ended", reason, cancelled=not count_attempt)
+        for record in self._job_objects(job):
+            if record.state is ObjectState.IN_JOB and record.job_id == job.job_id:
+                update.returned += self._decide(
+                    record, job, verdict, update, failures, now=now, detail=detail
+                )
 
-    def _job_objects(self, job: JobRecord) -> Iterable[FailureRecord | None]:
-        """The objects of a job: from the manifest we wrote, else the ledger's IN_JOB objects."""
+    def _job_objects(self, job: JobRecord) -> Iterable[FailureRecord]:
+        """The records of a job: every destination record of each version in the manifest we wrote,
+        else the ledger's IN_JOB records of the source."""
         object_arn = _S3_OBJECT_ARN.fullmatch(job.manifest_arn or "")
         if object_arn:
             bucket, key = object_arn.group(1), object_arn.group(2)
@@ -362,22 +442,25 @@ class JobTracker:
             except NotFoundError:
                 rows = []
             if rows:
-                destination = job.destination_bucket or ""
-                return (find_failure(self.ledger, r.bucket, r.key, r.version_id, destination) for r in rows)
+                return (
+                    record
+                    for row in rows
+                    for record in self.ledger.version_records(
+                        row.bucket, row.key, None if row.version_id == NULL_VERSION else row.version_id
+                    )
+                )
         in_job = self.ledger.failures_in_state(ObjectState.IN_JOB, source_bucket=job.source_bucket)
         return (record for record in in_job if record.job_id == job.job_id)
 
-    def _touch_incidents(self, job: JobRecord, failures: Counter[str], now: datetime) -> None:
+    def _touch_incidents(self, job: JobRecord, failures: Counter[tuple[str, str]], now: datetime) -> None:
         """Tasks failing with a configuration reason mean the cause is not fixed: open (or reopen,
         when marked fixed before these failures) the incident, so the gate holds the next retry.
         ``failures`` counts only objects new to the incident (a reason may be present with 0)."""
-        for reason, count in failures.items():
+        for (destination, reason), count in failures.items():
             if reason_entry(reason).action is not Action.RETRY_AFTER_FIX:
                 continue
             try:
-                self.ledger.touch_incident(
-                    job.source_bucket, job.destination_bucket or "", reason, new_objects=count, at=now
-                )
+                self.ledger.touch_incident(job.source_bucket, destination, reason, new_objects=count, at=now)
             except ReplimendError:
                 logger.exception("could not open incident", extra={"reason": reason, "job_id": job.job_id})
 
