@@ -216,3 +216,70 @@ def test_an_object_is_matched_against_the_rules_filters_and_priority(world: Worl
 def test_destinations_are_read_from_the_rules(world: World) -> None:
     names = world.names("healthy")
     assert destinations(world.reader, names.source_bucket) == [names.destination_bucket]
+
+
+# ---- replimend diagnose, against the embedded AWS ---------------------------------------------------
+
+
+def test_the_command_names_the_cause_with_its_fix_and_exits_1(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from replimend_cli import main
+
+    # Given a pair whose destination versioning was suspended
+    names = _bare_pair(world, "cli")
+    world.account.s3(DESTINATION_REGION).put_bucket_versioning(
+        Bucket=names.destination_bucket, VersioningConfiguration={"Status": "Suspended"}
+    )
+    # When the operator diagnoses the source bucket
+    status = main(["diagnose", "--bucket", names.source_bucket, "--region", SOURCE_REGION])
+    out = capsys.readouterr().out
+    # Then the failing check, its evidence and the command that fixes it are printed; exit status 1
+    assert status == 1
+    assert "destination_versioning" in out and "Suspended" in out
+    assert (
+        f"    aws s3api put-bucket-versioning --bucket {names.destination_bucket} --region {DESTINATION_REGION} "
+        "--versioning-configuration Status=Enabled\n" in out
+    )
+    # And as JSON Lines, one diagnosis per destination
+    assert main(["diagnose", "--bucket", names.source_bucket, "--json", "--key", "nothing-here"]) == 1
+    (line,) = capsys.readouterr().out.splitlines()
+    document = json.loads(line)
+    assert document["destination"] == names.destination_bucket and document["passes"] is False
+    by_name = {c["name"]: c for c in document["checks"]}
+    assert by_name["destination_versioning"]["status"] == "FAIL" and by_name["destination_versioning"]["fix"]
+    assert by_name["source_object_exists"]["status"] == "FAIL"
+    # When the fix is applied, Then the same command exits 0
+    world.account.s3(DESTINATION_REGION).put_bucket_versioning(
+        Bucket=names.destination_bucket, VersioningConfiguration={"Status": "Enabled"}
+    )
+    assert main(["diagnose", "--bucket", names.source_bucket, "--reason", "DstBucketUnversioned"]) == 0
+    assert "nothing fails" in capsys.readouterr().out
+
+
+def test_the_command_on_a_missing_bucket_fails_the_source_checks(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from replimend_cli import main
+
+    assert main(["diagnose", "--bucket", "replimend-no-such-bucket", "--json"]) == 1
+    document = json.loads(capsys.readouterr().out)
+    by_name = {c["name"]: c["status"] for c in document["checks"]}
+    assert by_name["source_bucket_exists"] == "FAIL"
+
+
+def test_the_command_reports_errors_in_one_line(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    from replimend_cli import main
+
+    assert main(["diagnose", "--bucket", "b", "--profile", "replimend-no-such-profile"]) == 2
+    captured = capsys.readouterr()
+    assert (
+        captured.err.startswith("replimend diagnose: error: ProfileNotFound")
+        and captured.err.count("\n") == 1
+    )
+    assert "Traceback" not in captured.err
+    with pytest.raises(SystemExit) as usage:
+        main(["diagnose", "--bucket", "b", "--version-id", "v"])
+    assert usage.value.code == 2
+    with pytest.raises(SystemExit):
+        main(["diagnose", "--bucket", "b", "--reason", "NotAReason"])
