@@ -90,7 +90,7 @@ def _diagnose_all(args: argparse.Namespace, checks: tuple[str, ...] | None) -> l
 
     reader = AwsConfigReader(boto3_client_factory(args.profile, args.region))
     setup = Setup(
-        region=args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
+        region=os.environ.get("REPLIMEND_REGION") or None,  # jobs' Region, if pinned; else the source's
         batch_role_arn=os.environ.get("BATCH_ROLE_ARN") or None,
         manifest_bucket=os.environ.get("MANIFEST_BUCKET") or None,
         report_bucket=os.environ.get("REPORT_BUCKET") or None,

@@ -167,6 +167,8 @@ def incident_json(incident: Incident) -> dict[str, Any]:
     data = asdict(incident)
     for name in ("opened_at", "fixed_at"):
         data[name] = _iso(data[name])
+    data["checks"] = data.pop("last_checks")
+    data["resolved_by"] = incident.resolved_by
     return data
 
 

@@ -15,7 +15,7 @@ Nothing here talks to AWS: no boto3, no botocore.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -100,8 +100,13 @@ class RemediationLedger(Protocol):
     ) -> Incident: ...
 
     def record_diagnosis(
-        self, source_bucket: str, destination_bucket: str, reason: str, summary: str
-    ) -> object: ...
+        self,
+        source_bucket: str,
+        destination_bucket: str,
+        reason: str,
+        summary: str,
+        checks: Sequence[Mapping[str, Any]] = (),
+    ) -> Incident: ...
 
     def create_job(self, job: JobRecord) -> bool: ...
 
@@ -123,6 +128,10 @@ class RemediationLedger(Protocol):
 class GateDecision:
     fixed: bool
     summary: str
+    #: the checks behind the decision ({"name", "status", "evidence", "fix"} each), recorded on the incident
+    checks: tuple[Mapping[str, Any], ...] = ()
+    #: when open: "diagnosis" (its checks passed) or "operator" (an explicit override)
+    resolved_by: str | None = None
 
 
 class CauseGate(Protocol):

@@ -28,7 +28,7 @@ from replimend.errors import ConflictError, ReplimendError
 from replimend.ledger_lookup import find_failure
 from replimend.lifecycle import PlanStep
 from replimend.manifest_csv import ManifestRow, parse_manifest
-from replimend.models import FailureRecord, JobRecord, JobStatus, ObjectState
+from replimend.models import DIAGNOSIS_ACTOR, FailureRecord, JobRecord, JobStatus, ObjectState
 from replimend.observability import logger
 from replimend.ports import (
     CauseGate,
@@ -420,7 +420,13 @@ class _Pass:
             return
         for (source, destination, reason), decision in self.gate.decisions.items():
             try:
-                self.ledger.record_diagnosis(source, destination, reason, decision.summary)
+                incident = self.ledger.record_diagnosis(
+                    source, destination, reason, decision.summary, decision.checks
+                )
+                if decision.fixed and decision.resolved_by == DIAGNOSIS_ACTOR and not incident.fixed:
+                    # its checks pass: the incident resolves (resolved_by: diagnosis); a later failure
+                    # reopens it (lifecycle.incident_reopens)
+                    self.ledger.set_incident_fixed(source, destination, reason, actor=DIAGNOSIS_ACTOR)
             except ReplimendError:
                 logger.warning("gate decision not recorded", extra={"reason": reason, "source": source})
 
