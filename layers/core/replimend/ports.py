@@ -10,6 +10,7 @@ Nothing here talks to AWS: no boto3, no botocore.
   S3        ObjectInspector · SourceVersionStatus · ManifestStorage
   s3control JobStarter · ReplicationJobRequest · JobDescriber · JobDescription
   diagnosis ConfigReader · RoleInfo · KeyInfo · SimulationRequest · Simulated
+  alerts    Notifier
 """
 
 from __future__ import annotations
@@ -132,6 +133,12 @@ class GateDecision:
     checks: tuple[Mapping[str, Any], ...] = ()
     #: when open: "diagnosis" (its checks passed) or "operator" (an explicit override)
     resolved_by: str | None = None
+
+
+class Notifier(Protocol):
+    """Where incident alerts go (an SNS topic): one message per incident event, never per failure."""
+
+    def publish(self, subject: str, message: str) -> None: ...
 
 
 class CauseGate(Protocol):

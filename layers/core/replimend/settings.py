@@ -47,6 +47,8 @@ class RemediationSettings(LedgerSettings):
     max_objects_per_run: int = Field(default=200_000, ge=1, alias="MAX_OBJECTS_PER_RUN")
     job_priority: int = Field(default=10, ge=0, le=2_147_483_647, alias="JOB_PRIORITY")
     dry_run: bool = Field(default=False, alias="DRY_RUN")
+    #: The SNS topic incident alerts go to (template.yaml's AlertTopic); none: no alerts.
+    alert_topic_arn: str | None = Field(default=None, alias="ALERT_TOPIC_ARN")
 
 
 SettingsT = TypeVar("SettingsT", bound=LedgerSettings)

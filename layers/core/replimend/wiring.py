@@ -19,9 +19,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from replimend.aws.config import AwsConfigReader, boto3_client_factory
 from replimend.aws.s3 import S3Objects, S3Storage
 from replimend.aws.s3control import BatchJobs, s3control_client_factory
+from replimend.aws.sns import SnsNotifier
 from replimend.diagnose import Setup
 from replimend.ledger import Ledger
-from replimend.ports import CauseGate, EventLedger
+from replimend.ports import CauseGate, EventLedger, Notifier
 from replimend.remediate.gate import DiagnosisGate
 from replimend.remediate.remediation import Remediation, RemediationResult
 from replimend.settings import LedgerSettings, RemediationSettings
@@ -50,7 +51,16 @@ def build_remediation(settings: RemediationSettings, *, gate: CauseGate | None =
         storage=S3Storage(s3),
         jobs=BatchJobs(s3control_client_factory(), settings.account_id),
         settings=settings,
+        notifier=_notifier(settings),
     )
+
+
+def _notifier(settings: RemediationSettings) -> Notifier | None:
+    if not settings.alert_topic_arn:
+        return None
+    import boto3
+
+    return SnsNotifier(boto3.client("sns"), settings.alert_topic_arn)
 
 
 def build_gate(settings: RemediationSettings, ledger: Ledger) -> CauseGate:
@@ -83,6 +93,7 @@ def publish_remediation_metrics(result: RemediationResult, metrics: Any) -> None
         ("ObjectsDone", "done"),
         ("ObjectsBlocked", "blocked"),
         ("ObjectsGaveUp", "gave_up"),
+        ("ObjectsEscalated", "escalated"),
         ("ObjectsMarkedInJob", "marked_in_job"),
         ("ObjectConflicts", "conflicts"),
     ):

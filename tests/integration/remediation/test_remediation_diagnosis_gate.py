@@ -92,3 +92,40 @@ def test_a_diagnosis_that_cannot_run_holds_the_objects(world: World) -> None:
     result = world.remediation(gate=DiagnosisGate(world.ledger, Broken(SOURCE, DEST))).run()
     assert result.jobs == [] and _state(world, "d.bin", version) is ObjectState.BLOCKED
     assert "diagnosis could not run (RuntimeError" in result.gate[f"{SOURCE} -> {DEST}: {GATED}"]
+
+
+class RecordingNotifier:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def publish(self, subject: str, message: str) -> None:
+        self.sent.append((subject, message))
+
+
+def test_people_are_told_once_when_an_incident_opens_and_once_when_it_resolves(
+    world: World, reader: FakeConfigReader
+) -> None:
+    # Given a held incident and a notifier
+    world.fail("e.bin", reason=GATED)
+    world.fail("f.bin", reason=GATED)
+    notifier = RecordingNotifier()
+    gate = DiagnosisGate(world.ledger, reader)
+
+    def run() -> list[tuple[str, str]]:
+        remediation = world.remediation(gate=gate)
+        remediation.notifier = notifier
+        remediation.run()
+        sent, notifier.sent = notifier.sent, []
+        return sent
+
+    # When passes run while it is broken, Then one alert (the new incident, with the check and fix)
+    ((subject, message),) = run()
+    assert subject == f"replimend: new incident: {GATED} ({SOURCE})"
+    assert "2 object(s)" in message and "replication_role_destination_permissions" in message
+    assert "aws iam put-role-policy --role-name replication" in message
+    assert run() == []
+    # When it is fixed, Then one alert: resolved by diagnosis
+    reader.allowed = {"*"}
+    world.expect_create_job("job-1")
+    ((subject, _message),) = run()
+    assert subject == f"replimend: {GATED} resolved by diagnosis ({SOURCE})"

@@ -34,12 +34,14 @@ from replimend.ports import (
     CauseGate,
     JobStarter,
     ManifestStorage,
+    Notifier,
     ObjectInspector,
     RemediationLedger,
     ReplicationJobRequest,
     SourceVersionStatus,
 )
 from replimend.reasons import UNKNOWN_REASON
+from replimend.remediate.alerts import Alert, incident_alert, pair_alert
 from replimend.remediate.gate import CachedGate
 from replimend.remediate.manifest import (
     PENDING_PREFIX,
@@ -66,6 +68,7 @@ class PairResult:
     blocked: int = 0  # held by the gate this pass
     unblocked: int = 0  # BLOCKED → FAILED because the gate opened
     gave_up: int = 0
+    escalated: int = 0  # of closed_by_reason: closed ESCALATED (a person must act)
     closed_by_reason: int = 0  # escalated/closed because the reason's action allows no job
     not_due: int = 0
     conflicts: int = 0  # changed under us; picked again next pass
@@ -128,6 +131,8 @@ class Remediation:
     head_concurrency: int = 16
     #: Skip HEAD checks (cost/latency trade-off): the job's report then closes gone versions.
     verify_source_versions: bool = True
+    #: Where incident alerts go (None: nowhere).
+    notifier: Notifier | None = None
 
     def run(
         self,
@@ -184,7 +189,8 @@ class _Pass:
                         "remediation of pair failed", extra={"source": source, "dest": destination}
                     )
                     pair.errors.append(str(exc))
-        self._record_gate_decisions()
+        alerts = self._record_gate_decisions()
+        self._send(alerts)
         self.result.truncated = self._stop_reason()
         return self.result
 
@@ -248,6 +254,7 @@ class _Pass:
         moved = self._move(pair, record, decision.to_state, decision.why)
         if decision.step is PlanStep.CLOSE:
             pair.closed_by_reason += 1
+            pair.escalated += decision.to_state is ObjectState.ESCALATED
         elif decision.step is PlanStep.GIVE_UP:
             pair.gave_up += 1
         elif moved is not None:  # BLOCKED -> FAILED: on to a job
@@ -415,11 +422,17 @@ class _Pass:
     def _find(self, row: ManifestRow, destination_bucket: str) -> FailureRecord | None:
         return find_failure(self.ledger, row.bucket, row.key, row.version_id, destination_bucket)
 
-    def _record_gate_decisions(self) -> None:
+    def _record_gate_decisions(self) -> list[Alert]:
+        """Record each decision on its incident; the alerts the decisions call for."""
+        alerts: list[Alert] = []
         if self.dry_run:
-            return
+            return alerts
         for (source, destination, reason), decision in self.gate.decisions.items():
             try:
+                before = self.ledger.get_incident(source, destination, reason)
+                alert = incident_alert(before, decision, source, destination, reason)
+                if alert is not None:
+                    alerts.append(alert)
                 incident = self.ledger.record_diagnosis(
                     source, destination, reason, decision.summary, decision.checks
                 )
@@ -429,6 +442,23 @@ class _Pass:
                     self.ledger.set_incident_fixed(source, destination, reason, actor=DIAGNOSIS_ACTOR)
             except ReplimendError:
                 logger.warning("gate decision not recorded", extra={"reason": reason, "source": source})
+        return alerts
+
+    def _send(self, alerts: list[Alert]) -> None:
+        notifier = self.deps.notifier
+        if notifier is None or self.dry_run:
+            return
+        for pair in self.result.pairs:
+            alert = pair_alert(
+                pair.source_bucket, pair.destination_bucket, gave_up=pair.gave_up, escalated=pair.escalated
+            )
+            if alert is not None:
+                alerts.append(alert)
+        for alert in alerts:
+            try:
+                notifier.publish(alert.subject, alert.message)
+            except ReplimendError:
+                logger.exception("alert not published", extra={"subject": alert.subject})
 
 
 def _batches(items: Iterable[FailureRecord], size: int) -> Iterator[list[FailureRecord]]:
