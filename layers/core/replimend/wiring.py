@@ -82,6 +82,7 @@ def build_tracker(settings: RemediationSettings) -> JobTracker:
         storage=S3Storage(s3),
         objects=S3Objects(s3),
         settings=settings,
+        notifier=_notifier(settings),
     )
 
 

@@ -9,11 +9,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from replimend.alerts import incident_alert, pair_alert
 from replimend.aws.sns import SnsNotifier
 from replimend.errors import ReplimendError
 from replimend.models import Incident
 from replimend.ports import GateDecision
-from replimend.remediate.alerts import incident_alert, pair_alert
 
 FAIL = {"name": "destination_versioning", "status": "FAIL", "evidence": "Suspended",
         "fix": "aws s3api put-bucket-versioning --bucket dst --versioning-configuration Status=Enabled"}  # fmt: skip

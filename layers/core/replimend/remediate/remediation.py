@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from replimend import lifecycle
+from replimend.alerts import Alert, incident_alert, pair_alert
 from replimend.errors import ConflictError, ReplimendError
 from replimend.ledger_lookup import find_failure
 from replimend.lifecycle import PlanStep
@@ -41,7 +42,6 @@ from replimend.ports import (
     SourceVersionStatus,
 )
 from replimend.reasons import UNKNOWN_REASON
-from replimend.remediate.alerts import Alert, incident_alert, pair_alert
 from replimend.remediate.gate import CachedGate
 from replimend.remediate.manifest import (
     PENDING_PREFIX,

@@ -5,7 +5,9 @@ per failure.
 - a state change: its cause diagnosed fixed (resolved by diagnosis), or broken again after it was;
 - objects given up (attempts exhausted) or escalated (no job can help), once per pair per pass.
 
-Pure: the pass hands the messages to a ``ports.Notifier`` (an SNS topic in AWS).
+Pure: remediate (incidents, objects given up or escalated in a pass) and track_jobs (objects given
+up when a job's report fails them for the last time) hand the messages to a ``ports.Notifier`` (an
+SNS topic in AWS).
 """
 
 from __future__ import annotations
