@@ -229,10 +229,22 @@ def _print_incidents(incidents: list[Incident], as_json: bool) -> None:
     from rich.table import Table
 
     table = Table(title="Incidents")
-    for column in ("source", "destination", "reason", "objects", "opened (UTC)", "fixed", "last diagnosis"):
+    for column in (
+        "source",
+        "destination",
+        "reason",
+        "objects",
+        "opened (UTC)",
+        "resolved",
+        "last diagnosis",
+    ):
         table.add_column(column, overflow="fold")
     for incident in incidents:
-        fixed = f"{_iso(incident.fixed_at)} by {incident.fixed_by}" if incident.fixed else "no"
+        fixed = (
+            f"{_iso(incident.fixed_at)} by {incident.resolved_by} ({incident.fixed_by})"
+            if incident.fixed
+            else "no"
+        )
         table.add_row(
             incident.source_bucket,
             incident.destination_bucket,
