@@ -370,7 +370,7 @@ def run_cost(failures: int = 1000) -> dict[str, Any]:
     jobs = len(batch.jobs)
     limit = pipeline.max_objects_per_job
     invariants = {
-        "one_pair_planned_every_failure": remediation.pairs == 1 and remediation.planned == failures,
+        "one_source_planned_every_failure": remediation.pairs == 1 and remediation.planned == failures,
         "every_failure_marked_in_job": remediation.marked_in_job == failures,
         "no_remediation_errors": remediation.errors == 0,
         "jobs_equal_ceil_failures_over_limit": jobs == math.ceil(failures / limit),

@@ -7,10 +7,12 @@ exactly as the DynamoDB ledger does; only the storage differs.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
-from replimend.errors import ConflictError, NotFoundError
+from replimend.errors import AwsCallError, ConflictError, NotFoundError
 from replimend.lifecycle import DUE_STATES, RecordOutcome, check_transition, decide_event
 from replimend.models import (
     Classification,
@@ -20,6 +22,7 @@ from replimend.models import (
     ObjectState,
     ReplicationEvent,
 )
+from replimend.ports import KeyInfo, RoleInfo, Simulated, SimulationRequest
 
 
 class InMemoryLedger:
@@ -134,3 +137,99 @@ class InMemoryLedger:
             )
         )
         return moved
+
+
+# ---- diagnosis ----------------------------------------------------------------------------------
+
+FAKE_ROLE = "arn:aws:iam::111122223333:role/replication"
+
+
+class FakeConfigReader:
+    """A ConfigReader over dicts; a missing bucket is NotFoundError, ``denied`` reads AccessDenied."""
+
+    def __init__(self, source: str = "src", destination: str = "dst") -> None:
+        self.buckets: dict[str, dict[str, Any]] = {
+            source: {"region": "us-east-1", "versioning": "Enabled", "lock": False, "notifications": {}},
+            destination: {"region": "us-west-2", "versioning": "Enabled", "lock": False, "policy": None},
+        }
+        self.config: dict[str, Any] | None = {
+            "Role": FAKE_ROLE,
+            "Rules": [
+                {
+                    "ID": "r1",
+                    "Priority": 1,
+                    "Status": "Enabled",
+                    "Filter": {"Prefix": ""},
+                    "Destination": {
+                        "Bucket": f"arn:aws:s3:::{destination}",
+                        "Metrics": {"Status": "Enabled"},
+                    },
+                }
+            ],
+        }
+        self.trust: dict[str, Any] = {"Statement": [{"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+                                     "Action": "sts:AssumeRole"}]}  # fmt: skip
+        self.allowed: set[str] = {"*"}
+        self.denied_reads: set[str] = set()
+        self.keys: dict[str, KeyInfo] = {}
+        self.key_policies: dict[str, dict[str, Any]] = {}
+        self.simulations: list[SimulationRequest] = []
+
+    def _bucket(self, name: str, read: str) -> dict[str, Any]:
+        if read in self.denied_reads:
+            raise AwsCallError(read, "AccessDenied", "denied")
+        if name not in self.buckets:
+            raise NotFoundError(f"{read}: NoSuchBucket")
+        return self.buckets[name]
+
+    def bucket_region(self, bucket: str) -> str:
+        return str(self._bucket(bucket, "GetBucketLocation")["region"])
+
+    def bucket_versioning(self, bucket: str) -> str | None:
+        return self._bucket(bucket, "GetBucketVersioning").get("versioning")
+
+    def replication_configuration(self, bucket: str) -> dict[str, Any] | None:
+        self._bucket(bucket, "GetBucketReplication")
+        return self.config
+
+    def object_lock_enabled(self, bucket: str) -> bool:
+        return bool(self._bucket(bucket, "GetObjectLockConfiguration").get("lock"))
+
+    def object_ownership(self, bucket: str) -> str | None:
+        return self._bucket(bucket, "GetBucketOwnershipControls").get("ownership")
+
+    def notification_configuration(self, bucket: str) -> dict[str, Any]:
+        return dict(self._bucket(bucket, "GetBucketNotificationConfiguration").get("notifications") or {})
+
+    def bucket_policy(self, bucket: str) -> str | None:
+        return self._bucket(bucket, "GetBucketPolicy").get("policy")
+
+    def head_object(self, bucket: str, key: str, version_id: str | None) -> dict[str, Any]:
+        objects = self._bucket(bucket, "HeadObject").get("objects", {})
+        if key not in objects:
+            raise NotFoundError("HeadObject: 404")
+        return dict(objects[key]["head"])
+
+    def object_tags(self, bucket: str, key: str, version_id: str | None) -> dict[str, str]:
+        return dict(self._bucket(bucket, "GetObjectTagging").get("objects", {})[key].get("tags", {}))
+
+    def role(self, role_arn: str) -> RoleInfo:
+        if role_arn != FAKE_ROLE:
+            raise NotFoundError("GetRole: NoSuchEntity")
+        return RoleInfo("replication", FAKE_ROLE, self.trust)
+
+    def simulate(self, request: SimulationRequest) -> list[Simulated]:
+        self.simulations.append(request)
+        return [
+            Simulated(a, r, "allowed" if "*" in self.allowed or a in self.allowed else "implicitDeny")
+            for a in request.actions
+            for r in request.resources
+        ]
+
+    def describe_key(self, key_id: str, region: str) -> KeyInfo:
+        if key_id not in self.keys:
+            raise NotFoundError("DescribeKey: NotFoundException")
+        return self.keys[key_id]
+
+    def key_policy(self, key_arn: str, region: str) -> str:
+        return json.dumps(self.key_policies[key_arn])

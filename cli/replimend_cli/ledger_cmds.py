@@ -167,6 +167,8 @@ def incident_json(incident: Incident) -> dict[str, Any]:
     data = asdict(incident)
     for name in ("opened_at", "fixed_at"):
         data[name] = _iso(data[name])
+    data["checks"] = data.pop("last_checks")
+    data["resolved_by"] = incident.resolved_by
     return data
 
 
@@ -227,10 +229,22 @@ def _print_incidents(incidents: list[Incident], as_json: bool) -> None:
     from rich.table import Table
 
     table = Table(title="Incidents")
-    for column in ("source", "destination", "reason", "objects", "opened (UTC)", "fixed", "last diagnosis"):
+    for column in (
+        "source",
+        "destination",
+        "reason",
+        "objects",
+        "opened (UTC)",
+        "resolved",
+        "last diagnosis",
+    ):
         table.add_column(column, overflow="fold")
     for incident in incidents:
-        fixed = f"{_iso(incident.fixed_at)} by {incident.fixed_by}" if incident.fixed else "no"
+        fixed = (
+            f"{_iso(incident.fixed_at)} by {incident.resolved_by} ({incident.fixed_by})"
+            if incident.fixed
+            else "no"
+        )
         table.add_row(
             incident.source_bucket,
             incident.destination_bucket,

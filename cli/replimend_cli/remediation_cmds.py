@@ -39,10 +39,16 @@ def register(subparsers: Any) -> None:
     jobs.add_argument("--json", action="store_true", help="JSON Lines, one job per line")
     jobs.set_defaults(func=run_jobs)
 
-    incident = subparsers.add_parser("incident", help="mark an incident's cause fixed (the remediation gate)")
+    incident = subparsers.add_parser(
+        "incident", help="override the diagnosis gate for a cause no check can see (resolved_by: operator)"
+    )
     actions = incident.add_subparsers(dest="incident_action", metavar="ACTION", required=True)
     for name, help_text in (
-        ("fixed", "the cause is fixed: let remediation re-drive the incident's objects"),
+        (
+            "retry",
+            "re-drive the incident's objects although its diagnosis does not pass (resolved_by: operator)",
+        ),
+        ("fixed", "the same as retry (its older name)"),
         ("reopen", "the cause is not fixed after all: hold the incident's objects again"),
     ):
         action = actions.add_parser(name, help=help_text)
@@ -53,7 +59,7 @@ def register(subparsers: Any) -> None:
         )
         action.add_argument("--by", default=None, help="who says so (default: $USER)")
         action.add_argument("--json", action="store_true", help="print the incident as JSON")
-        action.set_defaults(func=run_incident, fixed=name == "fixed")
+        action.set_defaults(func=run_incident, fixed=name in ("retry", "fixed"))
 
 
 def run_remediate(args: argparse.Namespace) -> int:
@@ -138,6 +144,7 @@ def run_incident(args: argparse.Namespace) -> int:
         "fixed": incident.fixed,
         "fixed_by": incident.fixed_by,
         "fixed_at": incident.fixed_at.isoformat() if incident.fixed_at else None,
+        "resolved_by": incident.resolved_by,
         "object_count": incident.object_count,
     }
     if args.json:

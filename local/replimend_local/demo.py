@@ -5,10 +5,11 @@
    breaks them, upload objects; the replication engine decides every outcome from that state.
 3. Failure events flow through the real pipeline (engine → FailureQueue → ingest → ledger) and the
    demo shows what failed, why, and what the operator must fix (the reason registry's fix and CLI).
-4. When the template has the remediation functions: apply the fixes as an operator would, mark the
-   incidents fixed (the interim gate), let the remediate schedule fire on the runtime's clock, let
-   Batch Operations run the jobs and track_jobs close the objects. One cause is only claimed fixed
-   (a runbook sets the flag, the role stays broken): its objects fail job after job, wait out an
+4. When the template has the remediation functions: diagnose each incident (the failing check and
+   its fix), apply the fixes as an operator would (declaring nothing), let the remediate schedule
+   fire on the runtime's clock (its diagnosis gate releases what is fixed), let Batch Operations run
+   the jobs and track_jobs close the objects. One cause is only claimed fixed (a runbook sets the
+   operator override, the role stays broken): its objects fail job after job, wait out an
    exponential backoff on the simulated clock, and are given up (escalated) at MaxAttempts. Show
    each pass, final states, jobs and audit trails.
 5. Check every object against the states its scenario allows (a given-up object after exactly
@@ -347,7 +348,8 @@ class Demo:
 
     def _remediate(self) -> None:
         assert self.account is not None and self.runtime is not None
-        self.console.rule("3 · The operator fixes the causes")
+        self.console.rule("3 · Diagnosis names each cause; the operator applies the fixes")
+        self._show_diagnoses()
         fixes = Table("scenario", "fix applied", "command")
         for scenario in SCENARIOS:
             if scenario.expected_reason is None:
@@ -368,21 +370,13 @@ class Demo:
         if deleted:
             self.console.print(f"  Meanwhile someone deleted {', '.join(deleted)} from its source bucket.")
 
-        # The interim gate: the operator confirms each cause fixed (`replimend incident fixed ...`);
-        # the runbook of the fix_claimed_only scenario does the same without fixing anything.
-        marked, left = 0, 0
-        for incident in self.ledger.list_incidents(open_only=True):
-            actor = self._fixer(incident.source_bucket)
-            if actor is None:
-                left += 1
-                continue
-            self.ledger.set_incident_fixed(
-                incident.source_bucket, incident.destination_bucket, incident.failure_reason, actor=actor
-            )
-            marked += 1
+        # Nobody declares a cause fixed: each remediation pass diagnoses every open incident and
+        # releases its objects once its checks pass. Only the runbook of the fix_claimed_only scenario
+        # uses the operator override (`replimend incident fixed`) without fixing anything.
+        self._runbook_marks_fixed()
         self.console.print(
-            f"  {marked} incidents marked fixed (as `replimend incident fixed` does) by {OPERATOR}, "
-            f"one of them by {RUNBOOK} whose cause is still broken; {left} left open"
+            "  no incident declared fixed: the next remediation pass diagnoses each one and re-drives its "
+            f"objects once its checks pass ({RUNBOOK} overrides one whose cause is still broken)"
         )
 
         self.console.rule("4 · Remediation on schedule: Batch Replication jobs, tracked per object")
@@ -397,6 +391,31 @@ class Demo:
             self._record_pass(number, created, before)
             if not [o for o in self._open_objects() if o.scenario.fix is not None]:
                 break
+
+    def _show_diagnoses(self) -> None:
+        """What `replimend diagnose` says about each open incident before anything is fixed."""
+        from replimend.aws.config import AwsConfigReader
+        from replimend.diagnose import Setup, Target, checks_for_reason, diagnose
+
+        assert self.aws is not None and self.account is not None
+        reader = AwsConfigReader(self.aws.client)
+        setup = Setup(failure_queue_arn=self.account.failure_queue_arn)
+        table = Table("scenario", "reason", "failing check", "evidence", "fix")
+        for incident in self.ledger.list_incidents(open_only=True):
+            target = Target(incident.source_bucket, incident.destination_bucket)
+            result = diagnose(reader, target, setup, checks=checks_for_reason(incident.failure_reason))
+            scenario = incident.source_bucket.removeprefix("replimend-demo-").removesuffix("-src")
+            for check in result.failed or ():
+                table.add_row(
+                    scenario,
+                    incident.failure_reason,
+                    check.name,
+                    check.evidence,
+                    (check.fix or "").splitlines()[0],
+                )
+            if not result.failed:
+                table.add_row(scenario, incident.failure_reason, "[yellow]none[/]", result.summary(), "")
+        self.console.print(table)
 
     def _fixer(self, source_bucket: str) -> str | None:
         """Who marks this source's incidents fixed: the operator, the runbook, or nobody."""

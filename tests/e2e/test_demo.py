@@ -100,14 +100,21 @@ def test_remediation_repairs_what_can_be_repaired(demo_run: tuple[int, dict, str
     assert len(repairing) == len(repaired_pairs)
     assert {job["job_id"] for job in repairing} <= set(report["passes"][0]["jobs_created"])
     assert all(job["status"] == "Complete" and job["tasks_failed"] == 0 for job in repairing)
-    # incidents: opened by ingest; marked fixed by the operator except the one left broken (and the
-    # claimed fix, reopened by its failed jobs)
+    # incidents: opened by ingest; resolved by diagnosis (nobody declared them fixed) except the one
+    # left broken, held by its failing check (and the claimed fix, reopened by its failed jobs)
     for incident in report["incidents"]:
         scenario = incident["source_bucket"].removeprefix("replimend-demo-").removesuffix("-src")
-        if scenario in unfixed | hopeless:
+        statuses = {check["name"]: check["status"] for check in incident["checks"]}
+        if scenario in unfixed:
+            assert incident["fixed"] is False and incident["resolved_by"] is None
+            assert statuses["replication_role_destination_permissions"] == "FAIL", incident
+            (failing,) = [c for c in incident["checks"] if c["status"] == "FAIL"]
+            assert failing["fix"].startswith("aws iam put-role-policy --role-name replimend-demo-not-fixed-")
+        elif scenario in hopeless:
             assert incident["fixed"] is False
         else:
-            assert incident["fixed"] is True and incident["fixed_by"] == "operator:demo"
+            assert incident["fixed"] is True and incident["resolved_by"] == "diagnosis", incident
+            assert incident["fixed_by"] == "diagnosis" and "FAIL" not in statuses.values()
     assert "Audit trail" in output
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class Action(StrEnum):
@@ -33,6 +34,9 @@ class ObjectState(StrEnum):
 
 
 #: States in which an object still needs work (the due-work index holds only these).
+#: The actor that resolves an incident when its diagnosis passes (``Incident.resolved_by``).
+DIAGNOSIS_ACTOR = "diagnosis"
+
 OPEN_STATES = frozenset({ObjectState.FAILED, ObjectState.BLOCKED, ObjectState.IN_JOB})
 #: States that end an object's story (history is kept).
 CLOSED_STATES = frozenset(
@@ -217,3 +221,13 @@ class Incident:
     fixed_by: str | None = None
     last_diagnosis: str | None = None  # summary of the last gate check
     version: int = 0
+    #: the checks of the last diagnosis: {"name", "status", "evidence", "fix"} each
+    last_checks: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def resolved_by(self) -> str | None:
+        """Who released the incident's objects: ``diagnosis`` (its checks passed), ``operator`` (an
+        explicit override, for causes no check can see), or None while it is open."""
+        if not self.fixed:
+            return None
+        return DIAGNOSIS_ACTOR if self.fixed_by == DIAGNOSIS_ACTOR else "operator"

@@ -9,12 +9,14 @@ Nothing here talks to AWS: no boto3, no botocore.
   gate      CauseGate · GateDecision
   S3        ObjectInspector · SourceVersionStatus · ManifestStorage
   s3control JobStarter · ReplicationJobRequest · JobDescriber · JobDescription
+  diagnosis ConfigReader · RoleInfo · KeyInfo · SimulationRequest · Simulated
+  alerts    Notifier
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -101,8 +103,13 @@ class RemediationLedger(Protocol):
     ) -> Incident: ...
 
     def record_diagnosis(
-        self, source_bucket: str, destination_bucket: str, reason: str, summary: str
-    ) -> object: ...
+        self,
+        source_bucket: str,
+        destination_bucket: str,
+        reason: str,
+        summary: str,
+        checks: Sequence[Mapping[str, Any]] = (),
+    ) -> Incident: ...
 
     def create_job(self, job: JobRecord) -> bool: ...
 
@@ -124,6 +131,16 @@ class RemediationLedger(Protocol):
 class GateDecision:
     fixed: bool
     summary: str
+    #: the checks behind the decision ({"name", "status", "evidence", "fix"} each), recorded on the incident
+    checks: tuple[Mapping[str, Any], ...] = ()
+    #: when open: "diagnosis" (its checks passed) or "operator" (an explicit override)
+    resolved_by: str | None = None
+
+
+class Notifier(Protocol):
+    """Where incident alerts go (an SNS topic): one message per incident event, never per failure."""
+
+    def publish(self, subject: str, message: str) -> None: ...
 
 
 class CauseGate(Protocol):
@@ -256,3 +273,87 @@ class JobDescriber(Protocol):
     def describe_job(self, job_id: str, region: str) -> JobDescription:
         """The job's status and progress; NotFoundError when the job does not exist (any more)."""
         ...
+
+
+# ---- diagnosis: configuration reads ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RoleInfo:
+    """What GetRole says about a role: its ARN and trust policy (the document, decoded)."""
+
+    name: str
+    arn: str
+    trust_policy: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    """What KMS DescribeKey says about a key (``KeyState`` is the model's enum)."""
+
+    key_id: str
+    arn: str
+    state: str
+    region: str
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationRequest:
+    """One iam:SimulatePrincipalPolicy call: the role's own policies, optionally with one resource
+    policy (a bucket or key policy) owned by ``resource_owner``."""
+
+    role_arn: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    resource_policy: str | None = None
+    resource_owner: str | None = None  # account id
+
+
+@dataclass(frozen=True, slots=True)
+class Simulated:
+    """One EvaluationResult: ``allowed`` | ``explicitDeny`` | ``implicitDeny``, and the ids of the
+    policies whose statements matched (``resource`` for the resource policy)."""
+
+    action: str
+    resource: str
+    decision: str
+    matched_policies: tuple[str, ...] = ()
+    matched_resource_policy: bool = False
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision == "allowed"
+
+
+class ConfigReader(Protocol):
+    """Read-only views of the configuration diagnosis checks (``replimend.diagnose``).
+
+    Every method raises ``NotFoundError`` when the thing read does not exist and ``AwsCallError`` when
+    the read itself fails (AccessDenied, throttling); "not configured" is a value (None, {}), not an
+    error."""
+
+    def bucket_region(self, bucket: str) -> str: ...
+
+    def bucket_versioning(self, bucket: str) -> str | None: ...
+
+    def replication_configuration(self, bucket: str) -> dict[str, Any] | None: ...
+
+    def object_lock_enabled(self, bucket: str) -> bool: ...
+
+    def object_ownership(self, bucket: str) -> str | None: ...
+
+    def notification_configuration(self, bucket: str) -> dict[str, Any]: ...
+
+    def bucket_policy(self, bucket: str) -> str | None: ...
+
+    def head_object(self, bucket: str, key: str, version_id: str | None) -> dict[str, Any]: ...
+
+    def object_tags(self, bucket: str, key: str, version_id: str | None) -> dict[str, str]: ...
+
+    def role(self, role_arn: str) -> RoleInfo: ...
+
+    def simulate(self, request: SimulationRequest) -> list[Simulated]: ...
+
+    def describe_key(self, key_id: str, region: str) -> KeyInfo: ...
+
+    def key_policy(self, key_arn: str, region: str) -> str: ...

@@ -49,6 +49,8 @@ class RemediationSettings(LedgerSettings):
     dry_run: bool = Field(default=False, alias="DRY_RUN")
     #: The ARN partition of the account (aws, aws-cn, aws-us-gov): template.yaml passes AWS::Partition.
     partition: str = Field(default="aws", pattern=r"^aws[a-z-]*$", alias="PARTITION")
+    #: The SNS topic incident alerts go to (template.yaml's AlertTopic); none: no alerts.
+    alert_topic_arn: str | None = Field(default=None, alias="ALERT_TOPIC_ARN")
 
 
 SettingsT = TypeVar("SettingsT", bound=LedgerSettings)

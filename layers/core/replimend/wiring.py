@@ -2,7 +2,7 @@
 clients, and the metrics helpers of the passes.
 
   build_ingest(LedgerSettings)            the EventLedger ingest records into
-  build_remediation(RemediationSettings)  a Remediation (ledger, gate, S3, s3control)
+  build_remediation(RemediationSettings)  a Remediation (ledger, diagnosis gate, S3, s3control)
   build_tracker(RemediationSettings)      a JobTracker
 
 Every handler builds its dependencies here, once per container (cold start); the CLI does too, so a
@@ -16,11 +16,14 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from replimend.aws.config import AwsConfigReader, boto3_client_factory
 from replimend.aws.s3 import S3Objects, S3Storage
 from replimend.aws.s3control import BatchJobs, s3control_client_factory
+from replimend.aws.sns import SnsNotifier
+from replimend.diagnose import Setup
 from replimend.ledger import Ledger
-from replimend.ports import CauseGate, EventLedger
-from replimend.remediate.gate import IncidentFlagGate
+from replimend.ports import CauseGate, EventLedger, Notifier
+from replimend.remediate.gate import DiagnosisGate
 from replimend.remediate.remediation import Remediation, RemediationResult
 from replimend.settings import LedgerSettings, RemediationSettings
 from replimend.track.tracker import JobTracker, TrackingResult
@@ -43,12 +46,32 @@ def build_remediation(settings: RemediationSettings, *, gate: CauseGate | None =
     ledger = Ledger.from_settings(settings)
     return Remediation(
         ledger=ledger,
-        gate=gate or IncidentFlagGate(ledger),
+        gate=gate or build_gate(settings, ledger),
         objects=S3Objects(s3),
         storage=S3Storage(s3),
         jobs=BatchJobs(s3control_client_factory(), settings.account_id),
         settings=settings,
+        notifier=_notifier(settings),
     )
+
+
+def _notifier(settings: RemediationSettings) -> Notifier | None:
+    if not settings.alert_topic_arn:
+        return None
+    import boto3
+
+    return SnsNotifier(boto3.client("sns"), settings.alert_topic_arn)
+
+
+def build_gate(settings: RemediationSettings, ledger: Ledger) -> CauseGate:
+    """The diagnosis gate: the checks a reason names, read with the function's own credentials
+    (template.yaml grants exactly these reads), and replimend's Batch role and buckets."""
+    setup = Setup(
+        batch_role_arn=settings.batch_role_arn,
+        manifest_bucket=settings.manifest_bucket,
+        report_bucket=settings.report_bucket,
+    )
+    return DiagnosisGate(ledger, AwsConfigReader(boto3_client_factory()), setup)
 
 
 def build_tracker(settings: RemediationSettings) -> JobTracker:
@@ -59,6 +82,7 @@ def build_tracker(settings: RemediationSettings) -> JobTracker:
         storage=S3Storage(s3),
         objects=S3Objects(s3),
         settings=settings,
+        notifier=_notifier(settings),
     )
 
 
@@ -70,6 +94,7 @@ def publish_remediation_metrics(result: RemediationResult, metrics: Any) -> None
         ("ObjectsDone", "done"),
         ("ObjectsBlocked", "blocked"),
         ("ObjectsGaveUp", "gave_up"),
+        ("ObjectsEscalated", "escalated"),
         ("ObjectsMarkedInJob", "marked_in_job"),
         ("ObjectConflicts", "conflicts"),
         ("ObjectsWaitingForOtherDestination", "waiting_for_other_destination"),

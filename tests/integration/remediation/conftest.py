@@ -25,6 +25,7 @@ from replimend.models import (
     ObjectState,
     ReplicationEvent,
 )
+from replimend.ports import CauseGate
 from replimend.reasons import reason_entry
 from replimend.remediate.gate import IncidentFlagGate
 from replimend.remediate.remediation import Remediation
@@ -71,11 +72,11 @@ class World:
     calls: Counter[str] = field(default_factory=Counter)
     create_job_requests: list[dict[str, Any]] = field(default_factory=list)
 
-    def remediation(self, **overrides: Any) -> Remediation:
+    def remediation(self, *, gate: CauseGate | None = None, **overrides: Any) -> Remediation:
         settings = self.settings.model_copy(update=overrides) if overrides else self.settings
         return Remediation(
             ledger=self.ledger,
-            gate=IncidentFlagGate(self.ledger),
+            gate=gate or IncidentFlagGate(self.ledger),
             objects=S3Objects(self.s3),
             storage=S3Storage(self.s3),
             jobs=BatchJobs(lambda region: self.s3control, ACCOUNT),

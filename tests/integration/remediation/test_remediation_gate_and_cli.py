@@ -83,12 +83,12 @@ def test_cli_incident_fixed_then_remediate_dry_run(
 ) -> None:
     world = cli_env
     version = world.fail("locked.bin", reason=GATED)
-    # When the operator marks the incident fixed through the CLI
+    # When the operator overrides the gate through the CLI (`incident retry`; `fixed` is its older name)
     assert (
         main(
             [
                 "incident",
-                "fixed",
+                "retry",
                 "--source",
                 SOURCE,
                 "--destination",
@@ -103,7 +103,9 @@ def test_cli_incident_fixed_then_remediate_dry_run(
         == 0
     )
     (incident,) = lines(capsys)
-    assert incident["fixed"] and incident["fixed_by"] == "operator:ana"
+    assert (
+        incident["fixed"] and incident["fixed_by"] == "operator:ana" and incident["resolved_by"] == "operator"
+    )
     # And asks for a dry run
     assert main(["remediate", "--dry-run", "--json"]) == 0
     source, summary = lines(capsys)

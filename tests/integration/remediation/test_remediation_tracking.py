@@ -175,6 +175,29 @@ def test_an_object_gives_up_after_max_attempts(world: World) -> None:
     assert world.remediation().run().jobs == []
 
 
+def test_a_job_that_gives_objects_up_tells_people_once(world: World) -> None:
+    sent: list[tuple[str, str]] = []
+
+    class Recorder:
+        def publish(self, subject: str, message: str) -> None:
+            sent.append((subject, message))
+
+    # Given max_attempts 1: two objects failing in their one job
+    versions = [world.fail(key) for key in ("x", "y")]
+    world.expect_create_job("job-1")
+    assert world.remediation(max_attempts=1).run().jobs == ["job-1"]
+    write_report(world, "job-1", [failed("x", versions[0]), failed("y", versions[1])])
+    world.expect_describe_job("job-1", "Complete", failed=2)
+    tracker = world.tracker()
+    tracker.notifier = Recorder()
+    tracker.settings = world.settings.model_copy(update={"max_attempts": 1})
+    # When the job is tracked, Then one message says both objects need a person
+    tracker.reconcile()
+    ((subject, message),) = sent
+    assert subject == f"replimend: objects need a person ({SOURCE} -> {DEST})"
+    assert "2 object(s) given up" in message
+
+
 def test_progress_events_update_status_without_describe(world: World) -> None:
     start_job(world, ["a"])
     result = world.tracker().handle_event(job_event("job-1", "Active"))  # no DescribeJob stubbed

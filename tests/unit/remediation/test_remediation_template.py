@@ -76,3 +76,39 @@ def test_track_jobs_listens_for_batch_operations_job_events() -> None:
         "detail": {"eventSource": ["s3.amazonaws.com"], "eventName": ["JobCreated", "JobStatusChanged"]},
     }
     assert events["Reconciliation"]["Type"] == "ScheduleV2"
+
+
+#: The IAM action of each API operation a diagnosis check reads (service authorization reference).
+_IAM_ACTION = {
+    "s3:GetBucketReplication": "s3:GetReplicationConfiguration",
+    "s3:GetObjectLockConfiguration": "s3:GetBucketObjectLockConfiguration",
+    "s3:GetBucketNotificationConfiguration": "s3:GetBucketNotification",
+    "s3:HeadBucket": "s3:ListBucket",
+}
+
+
+def test_the_remediate_function_may_make_every_read_of_the_gates_checks_and_no_more() -> None:
+    from replimend.diagnose import REGISTRY
+
+    # Given the checks the gate runs (those that need no object key: the gate diagnoses pairs)
+    needed = {
+        _IAM_ACTION.get(read, read)
+        for check in REGISTRY.values()
+        if not check.needs_key
+        for read in check.reads
+    }
+    needed.discard("s3:ListBucket")  # HeadBucket is only the fallback for another account's bucket
+    granted = {
+        action
+        for statement in statements("RemediateFunction")
+        if str(statement.get("Sid", "")).startswith("Diagnose")
+        or statement.get("Sid") == "SourceBucketRegion"
+        for action in _actions(statement)
+    }
+    # Then each is granted, and the Diagnose statements grant only reads
+    assert needed <= granted, needed - granted
+    assert all(a.split(":")[1].startswith(("Get", "Describe", "Simulate")) for a in granted)
+    alerts = [s for s in statements("RemediateFunction") if s.get("Sid") == "PublishIncidentAlerts"]
+    assert (
+        alerts and _actions(alerts[0]) == ["sns:Publish"] and alerts[0]["Resource"] == {"Ref": "AlertTopic"}
+    )

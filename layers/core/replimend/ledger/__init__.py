@@ -23,7 +23,7 @@ outside a batch they are written at once.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -328,9 +328,14 @@ class Ledger:
         return self._incidents.set_fixed(source_bucket, destination_bucket, reason, actor=actor, fixed=fixed)
 
     def record_diagnosis(
-        self, source_bucket: str, destination_bucket: str, reason: str, summary: str
+        self,
+        source_bucket: str,
+        destination_bucket: str,
+        reason: str,
+        summary: str,
+        checks: Sequence[Mapping[str, Any]] = (),
     ) -> Incident:
-        return self._incidents.record_diagnosis(source_bucket, destination_bucket, reason, summary)
+        return self._incidents.record_diagnosis(source_bucket, destination_bucket, reason, summary, checks)
 
     # ------------------------------------------------------------------ jobs
 

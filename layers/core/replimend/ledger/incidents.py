@@ -10,7 +10,8 @@ incident once per batch (``flush``), so a storm on one cause costs one write per
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -47,6 +48,7 @@ def incident_from_item(item: Item) -> Incident:
         fixed_by=item.get("fixed_by"),
         last_diagnosis=item.get("last_diagnosis"),
         version=as_int(item.get("version")),
+        last_checks=json.loads(str(item["last_checks"])) if item.get("last_checks") else [],
     )
 
 
@@ -236,14 +238,30 @@ class IncidentStore:
             return incident_from_item(item)
         raise ConflictError(f"incident {source} -> {destination} {reason} kept changing")
 
-    def record_diagnosis(self, source: str, destination: str, reason: str, summary: str) -> Incident:
+    def record_diagnosis(
+        self,
+        source: str,
+        destination: str,
+        reason: str,
+        summary: str,
+        checks: Sequence[Mapping[str, Any]] = (),
+    ) -> Incident:
+        """The last diagnosis on the incident: its summary and (as one JSON attribute) its checks."""
         try:
             item = self._table.update(
                 incident_key(source, destination, reason),
-                UpdateExpression="SET #d = :d, #at = :at",
+                UpdateExpression="SET #d = :d, #at = :at, #c = :c",
                 ConditionExpression=Attr("pk").exists(),
-                ExpressionAttributeNames={"#d": "last_diagnosis", "#at": "last_diagnosis_at"},
-                ExpressionAttributeValues={":d": summary, ":at": format_time(self._clock())},
+                ExpressionAttributeNames={
+                    "#d": "last_diagnosis",
+                    "#at": "last_diagnosis_at",
+                    "#c": "last_checks",
+                },
+                ExpressionAttributeValues={
+                    ":d": summary,
+                    ":at": format_time(self._clock()),
+                    ":c": json.dumps([dict(c) for c in checks], separators=(",", ":")),
+                },
             )
         except ConflictError as exc:
             raise NotFoundError(f"no incident {source} -> {destination} {reason}") from exc

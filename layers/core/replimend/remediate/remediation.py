@@ -33,15 +33,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from replimend import lifecycle
+from replimend.alerts import Alert, incident_alert, pair_alert
 from replimend.errors import AwsCallError, ConflictError, NotFoundError, ReplimendError
 from replimend.lifecycle import PlanStep
 from replimend.manifest_csv import NULL_VERSION, ManifestRow, parse_manifest
-from replimend.models import FailureRecord, JobRecord, JobStatus, ObjectState
+from replimend.models import DIAGNOSIS_ACTOR, FailureRecord, JobRecord, JobStatus, ObjectState
 from replimend.observability import logger
 from replimend.ports import (
     CauseGate,
     JobStarter,
     ManifestStorage,
+    Notifier,
     ObjectInspector,
     RemediationLedger,
     ReplicationJobRequest,
@@ -84,6 +86,7 @@ class SourceResult:
     blocked: int = 0  # records held by the gate this pass
     unblocked: int = 0  # BLOCKED → FAILED because the gate opened
     gave_up: int = 0
+    escalated: int = 0  # of closed_by_reason: closed ESCALATED (a person must act)
     closed_by_reason: int = 0  # escalated/closed because the reason's action allows no job
     not_due: int = 0
     waiting_for_other_destination: int = 0  # cleared records whose version waits for another one
@@ -149,6 +152,8 @@ class Remediation:
     head_concurrency: int = 16
     #: Skip HEAD checks (cost/latency trade-off): the job's report then closes gone versions.
     verify_source_versions: bool = True
+    #: Where incident alerts go (None: nowhere).
+    notifier: Notifier | None = None
 
     def run(
         self,
@@ -203,7 +208,8 @@ class _Pass:
                 except ReplimendError as exc:
                     logger.exception("remediation of source failed", extra={"source": source})
                     result.errors.append(str(exc))
-        self._record_gate_decisions()
+        alerts = self._record_gate_decisions()
+        self._send(alerts)
         self.result.truncated = self._stop_reason()
         return self.result
 
@@ -297,6 +303,7 @@ class _Pass:
         moved = self._move(result, record, decision.to_state, decision.why)
         if decision.step is PlanStep.CLOSE:
             result.closed_by_reason += 1
+            result.escalated += decision.to_state is ObjectState.ESCALATED
             return None
         if decision.step is PlanStep.GIVE_UP:
             result.gave_up += 1
@@ -532,14 +539,46 @@ class _Pass:
             return False
         return True
 
-    def _record_gate_decisions(self) -> None:
+    def _record_gate_decisions(self) -> list[Alert]:
+        """Record each decision on its incident; the alerts the decisions call for."""
+        alerts: list[Alert] = []
         if self.dry_run:
-            return
+            return alerts
         for (source, destination, reason), decision in self.gate.decisions.items():
             try:
-                self.ledger.record_diagnosis(source, destination, reason, decision.summary)
+                before = self.ledger.get_incident(source, destination, reason)
+                alert = incident_alert(before, decision, source, destination, reason)
+                if alert is not None:
+                    alerts.append(alert)
+                incident = self.ledger.record_diagnosis(
+                    source, destination, reason, decision.summary, decision.checks
+                )
+                if decision.fixed and decision.resolved_by == DIAGNOSIS_ACTOR and not incident.fixed:
+                    # its checks pass: the incident resolves (resolved_by: diagnosis); a later failure
+                    # reopens it (lifecycle.incident_reopens)
+                    self.ledger.set_incident_fixed(source, destination, reason, actor=DIAGNOSIS_ACTOR)
             except ReplimendError:
                 logger.warning("gate decision not recorded", extra={"reason": reason, "source": source})
+        return alerts
+
+    def _send(self, alerts: list[Alert]) -> None:
+        notifier = self.deps.notifier
+        if notifier is None or self.dry_run:
+            return
+        for source in self.result.sources:
+            alert = pair_alert(
+                source.source_bucket,
+                ", ".join(source.destinations) or "its destinations",
+                gave_up=source.gave_up,
+                escalated=source.escalated,
+            )
+            if alert is not None:
+                alerts.append(alert)
+        for alert in alerts:
+            try:
+                notifier.publish(alert.subject, alert.message)
+            except ReplimendError:
+                logger.exception("alert not published", extra={"subject": alert.subject})
 
 
 def _batches(items: Iterable[list[FailureRecord]], size: int) -> Iterator[list[list[FailureRecord]]]:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from replimend import lifecycle
+from replimend.alerts import pair_alert
 from replimend.errors import ConflictError, MalformedEventError, NotFoundError, ReplimendError
 from replimend.manifest_csv import NULL_VERSION, parse_manifest
 from replimend.models import (
@@ -28,7 +29,14 @@ from replimend.models import (
     ObjectState,
 )
 from replimend.observability import logger
-from replimend.ports import JobDescriber, JobDescription, ManifestStorage, ObjectInspector, ReplicaStatus
+from replimend.ports import (
+    JobDescriber,
+    JobDescription,
+    ManifestStorage,
+    Notifier,
+    ObjectInspector,
+    ReplicaStatus,
+)
 from replimend.reasons import reason_entry
 from replimend.settings import RemediationSettings
 from replimend.track.job_events import parse_job_event
@@ -112,6 +120,8 @@ class JobTracker:
     stale_after: timedelta = timedelta(hours=48)
     #: Fraction of a retry delay spread deterministically per object (0 disables jitter).
     backoff_jitter: float = 0.0
+    #: Where alerts about objects given up go (None: nowhere).
+    notifier: Notifier | None = None
 
     # ---- entry points ----------------------------------------------------------------------
     def handle_event(self, event: Mapping[str, Any]) -> TrackingResult:
@@ -200,8 +210,24 @@ class JobTracker:
         update = JobUpdate(job.job_id, job.status, outcome=job_outcome(job))
         self._apply_outcome(job, description, update, now)
         self._update_job(job, outcome_recorded=True)
+        self._alert(job, update)
         logger.info("batch job finished", extra={"job_id": job.job_id, **asdict(update)})
         return update
+
+    def _alert(self, job: JobRecord, update: JobUpdate) -> None:
+        """One message per finished job whose objects were given up (never one per object)."""
+        alert = pair_alert(
+            job.source_bucket,
+            job.destination_bucket or "every destination",
+            gave_up=update.gave_up,
+            escalated=0,
+        )
+        if alert is None or self.notifier is None:
+            return
+        try:
+            self.notifier.publish(alert.subject, alert.message)
+        except ReplimendError:
+            logger.exception("alert not published", extra={"job_id": job.job_id})
 
     # ---- outcome ---------------------------------------------------------------------------
     def _apply_outcome(
