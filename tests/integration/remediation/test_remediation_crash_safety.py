@@ -31,6 +31,17 @@ def assert_all_in_one_job(world: World, versions: dict[str, str | None], job_id:
     assert world.s3.list_objects_v2(Bucket=MANIFESTS, Prefix="pending/").get("KeyCount", 0) == 0
 
 
+def die_once_s3_accepted_the_job(remediation: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pass dies right after CreateJob succeeded, before the ledger knows the job."""
+    real_create = remediation.jobs.create_replication_job
+
+    def create_then_die(request: Any) -> str:
+        real_create(request)
+        raise Crash
+
+    monkeypatch.setattr(remediation.jobs, "create_replication_job", create_then_die)
+
+
 def test_crash_after_the_manifest_is_written(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     versions = seed(world)
     remediation = world.remediation()
@@ -55,13 +66,7 @@ def test_crash_after_the_manifest_is_written(world: World, monkeypatch: pytest.M
 def test_crash_after_create_job_before_it_is_recorded(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     versions = seed(world)
     remediation = world.remediation()
-    real_create = remediation.jobs.create_replication_job
-
-    def create_then_die(request: Any) -> str:
-        real_create(request)
-        raise Crash
-
-    monkeypatch.setattr(remediation.jobs, "create_replication_job", create_then_die)
+    die_once_s3_accepted_the_job(remediation, monkeypatch)
     world.expect_create_job("job-1")
     # Given a pass that dies once S3 accepted CreateJob but before the ledger knew
     with pytest.raises(Crash):
@@ -80,13 +85,7 @@ def test_a_resumed_job_s3_does_not_list_yet_is_found_when_create_job_refuses_its
 ) -> None:
     versions = seed(world)
     remediation = world.remediation()
-    real_create = remediation.jobs.create_replication_job
-
-    def create_then_die(request: Any) -> str:
-        real_create(request)
-        raise Crash
-
-    monkeypatch.setattr(remediation.jobs, "create_replication_job", create_then_die)
+    die_once_s3_accepted_the_job(remediation, monkeypatch)
     world.expect_create_job("job-1")
     with pytest.raises(Crash):
         remediation.run()
@@ -140,13 +139,7 @@ def test_crash_after_create_job_while_new_failures_arrive(
 ) -> None:
     versions = seed(world)
     remediation = world.remediation()
-    real_create = remediation.jobs.create_replication_job
-
-    def create_then_die(request: Any) -> str:
-        real_create(request)
-        raise Crash
-
-    monkeypatch.setattr(remediation.jobs, "create_replication_job", create_then_die)
+    die_once_s3_accepted_the_job(remediation, monkeypatch)
     world.expect_create_job("job-1")
     with pytest.raises(Crash):
         remediation.run()
