@@ -14,9 +14,10 @@ from typing import Any
 from replimend.errors import ConfigurationError, NotFoundError
 from replimend.models import JobRecord
 from replimend.remediate.remediation import RemediationResult
-from replimend.settings import LedgerSettings, RemediationSettings, load_settings
+from replimend.settings import RemediationSettings, load_settings
 from replimend.track.tracker import job_outcome
 from replimend_cli import UsageError
+from replimend_cli.ledger_cmds import add_ledger_arguments, open_ledger
 
 
 def register(subparsers: Any) -> None:
@@ -36,7 +37,7 @@ def register(subparsers: Any) -> None:
 
     jobs = subparsers.add_parser("jobs", help="list Batch Replication jobs and their outcomes")
     jobs.add_argument("--active", action="store_true", help="only jobs not finished yet")
-    jobs.add_argument("--json", action="store_true", help="JSON Lines, one job per line")
+    add_ledger_arguments(jobs)
     jobs.set_defaults(func=run_jobs)
 
     incident = subparsers.add_parser(
@@ -58,7 +59,7 @@ def register(subparsers: Any) -> None:
             "--reason", required=True, help="failure reason code, e.g. DstPutObjectNotPermitted"
         )
         action.add_argument("--by", default=None, help="who says so (default: $USER)")
-        action.add_argument("--json", action="store_true", help="print the incident as JSON")
+        add_ledger_arguments(action)
         action.set_defaults(func=run_incident, fixed=name in ("retry", "fixed"))
 
 
@@ -77,10 +78,7 @@ def run_remediate(args: argparse.Namespace) -> int:
 
 
 def run_jobs(args: argparse.Namespace) -> int:
-    from replimend.ledger import Ledger
-
-    ledger = Ledger.from_settings(_settings(LedgerSettings))
-    jobs = ledger.list_jobs(active_only=args.active)
+    jobs = open_ledger(args).list_jobs(active_only=args.active)
     if args.json:
         for job in jobs:
             sys.stdout.write(json.dumps(job_summary(job)) + "\n")
@@ -105,7 +103,7 @@ def run_jobs(args: argparse.Namespace) -> int:
         summary = job_summary(job)
         table.add_row(
             job.job_id,
-            f"{job.source_bucket} → {job.destination_bucket or '(generated)'}",
+            f"{job.source_bucket} → {', '.join(job.destinations) or job.destination_bucket or '(generated)'}",
             job.status,
             summary["outcome"] or "",
             str(job.object_count),
@@ -121,12 +119,10 @@ def run_jobs(args: argparse.Namespace) -> int:
 def run_incident(args: argparse.Namespace) -> int:
     import getpass
 
-    from replimend.ledger import Ledger
-
     for name in ("source", "destination", "reason"):
         if not getattr(args, name).strip():
             raise UsageError(f"--{name} must not be empty")
-    ledger = Ledger.from_settings(_settings(LedgerSettings))
+    ledger = open_ledger(args)
     actor = f"operator:{args.by or getpass.getuser()}"
     try:
         incident = ledger.set_incident_fixed(
@@ -168,6 +164,7 @@ def job_summary(job: JobRecord) -> dict[str, Any]:
         "kind": job.kind,
         "source_bucket": job.source_bucket,
         "destination_bucket": job.destination_bucket,
+        "destinations": list(job.destinations),
         "status": job.status,
         "outcome": job_outcome(job),
         "object_count": job.object_count,

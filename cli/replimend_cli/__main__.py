@@ -1,0 +1,5 @@
+import sys
+
+from replimend_cli import main
+
+sys.exit(main())
