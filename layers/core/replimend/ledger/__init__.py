@@ -198,18 +198,34 @@ class Ledger:
 
     def due_versions(self, source_bucket: str, *, now: datetime) -> Iterator[list[FailureRecord]]:
         """Each source version with a due record, oldest next attempt first, with its records
-        towards every destination (one strongly consistent Query per version: the same read units
-        as reading the due records one by one, and the whole version in hand)."""
+        towards every destination the source has (the pair registry names them all): read with
+        BatchGetItem, a hundred keys a call, so a source with one destination costs one item read
+        per version, as reading the due records alone would."""
+        destinations = [d for s, d in self._due.pairs() if s == source_bucket]
         seen: set[tuple[str, str | None]] = set()
-        for keys in self._due.due_keys(source_bucket, now=now):
-            ref = ref_from_keys(str(keys["pk"]), str(keys["sk"]))
-            version = (ref.key, ref.version_id)
-            if version in seen:
-                continue
-            seen.add(version)
-            records = self._objects.records_of_version(source_bucket, ref.key, ref.version_id)
-            if any(record.state in DUE_STATES for record in records):
-                yield records
+        keys = self._due.due_keys(source_bucket, now=now)
+        while True:
+            window: list[ObjectRef] = []
+            for found in keys:
+                ref = ref_from_keys(str(found["pk"]), str(found["sk"]))
+                if (ref.key, ref.version_id) not in seen:
+                    seen.add((ref.key, ref.version_id))
+                    window.append(ref)
+                    if len(window) * max(len(destinations), 1) >= 100:
+                        break
+            if not window:
+                return
+            # The due record's own destination too, should the registry not name it yet.
+            asked = [
+                ObjectRef(source_bucket, r.key, r.version_id, destination)
+                for r in window
+                for destination in dict.fromkeys([*destinations, r.destination_bucket])
+            ]
+            records = self._objects.get_many(asked)
+            for ref in window:
+                versions = [r for r in records if (r.ref.key, r.ref.version_id) == (ref.key, ref.version_id)]
+                if any(record.state in DUE_STATES for record in versions):
+                    yield versions
 
     def version_records(self, source_bucket: str, key: str, version_id: str | None) -> list[FailureRecord]:
         """A version's record towards each destination it failed for (any state)."""

@@ -73,18 +73,18 @@ class FailureStore:
             ref, event=event, classification=classification, decision=decision, actor=actor, now=now
         )
         current: Item | None = None
+        # The pair is registered before any item of it exists: readers rely on the registry
+        # naming every destination a source has records for (once per pair per container).
+        self._due.register_pair(ref)
         for _ in range(MAX_WRITE_ATTEMPTS):
             try:
                 if current is None:
                     self._table.put(created, Attr("pk").not_exists(), old=True)
-                    self._due.register_pair(ref)
                 else:
                     decision, item = self._apply_to_existing(current, event, classification, actor, now)
                     if item is None:
                         return decision, ref
                     self._table.put(item, Attr("v").eq(as_int(current.get("v"))), old=True)
-                    if decision.transition and decision.to_state in DUE_STATES:
-                        self._due.register_pair(ref)
             except ConflictError as exc:
                 # The item exists (or changed): DynamoDB returned it; decide again on what it holds.
                 current = exc.current if isinstance(exc.current, dict) else None

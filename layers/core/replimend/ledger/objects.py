@@ -119,6 +119,12 @@ class ObjectReader:
     def object_items(self, source_bucket: str, key: str) -> Iterator[Item]:
         return self._table.query(KeyConditionExpression=Key("pk").eq(object_pk(source_bucket, key)))
 
+    def get_many(self, refs: list[ObjectRef]) -> list[FailureRecord]:
+        """The records of ``refs`` that exist, in the order asked (strongly consistent)."""
+        found = self._table.batch_get([object_key(ref) for ref in refs])
+        items = (found.get((key["pk"], key["sk"])) for key in map(object_key, refs))
+        return [record_from_item(item) for item in items if item is not None]
+
     def records_of_version(self, source_bucket: str, key: str, version_id: str | None) -> list[FailureRecord]:
         """A version's record towards each destination it failed for."""
         items = self._table.query(
