@@ -13,6 +13,7 @@ SUBCOMMAND_MODULES = (
     "replimend_cli.ledger_cmds",
     "replimend_cli.remediation_cmds",
     "replimend_cli.demo_cmd",
+    "replimend_cli.local_cmd",
 )
 
 

@@ -82,14 +82,13 @@ from replimend_local.batch_manifests import (
     ManifestEntry,
     ManifestError,
     TaskResult,
-    bucket_from_arn,
     is_valid_bucket_name,
-    object_from_arn,
     read_manifest,
     report_base,
     write_completion_report,
     write_generated_manifest,
 )
+from replimend_local.s3_rules import bucket_from_arn, object_from_arn
 
 logger = logging.getLogger(__name__)
 

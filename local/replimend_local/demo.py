@@ -28,7 +28,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,6 +53,8 @@ from replimend_local.demo_scenarios import (
 from replimend_local.embedded import EmbeddedAws
 from replimend_local.runner import Invocation, LocalRuntime
 from replimend_local.sam_template import TEMPLATE_PATH, load_template
+from replimend_local.serve import invocation_line, serve_until_signalled
+from replimend_local.stack import LocalStack, local_stack
 
 STACK_NAME = "replimend-demo"
 OPERATOR = "operator:demo"
@@ -120,8 +122,12 @@ class Demo:
         *,
         remediation: bool | None = None,
         template_path: Path = TEMPLATE_PATH,
+        keep: bool = False,
+        port: int = 0,
     ) -> None:
         self.template_path = template_path
+        self.keep = keep
+        self.port = port
         # wide enough for the tables when the output is a file or a pipe (rich's default is 80)
         self.console = console or Console(width=None if sys.stdout.isatty() else 150)
         self.want_remediation = remediation
@@ -133,15 +139,18 @@ class Demo:
         self._tally_ms: dict[tuple[str, str], float] = {}
         self.started = time.monotonic()
         self.started_at = datetime.now(UTC)  # real time: the run itself happens at simulated time
+        self.stack: LocalStack | None = None
         self.aws: EmbeddedAws | None = None
         self.runtime: LocalRuntime | None = None
+        self._exit_stack = ExitStack()
         self.ledger: Any = None
         self.account: Account | None = None
 
     # ------------------------------------------------------------------ run
 
     def run(self, report_path: Path | None = None) -> int:
-        with self._embedded() as runtime:
+        with self._exit_stack:
+            runtime = self._start()
             remediation = self._remediation_available(runtime)
             if remediation:
                 self._show_parameters(runtime)
@@ -152,60 +161,53 @@ class Demo:
                 self._remediate()
             self._settle(remediation=remediation)
             report = self._report(remediation=remediation)
-        if report_path is not None:
-            report_path.parent.mkdir(parents=True, exist_ok=True)
-            report_path.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
-            self.console.print(f"Report written to [bold]{report_path}[/]")
+            if report_path is not None:
+                report_path.parent.mkdir(parents=True, exist_ok=True)
+                report_path.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+                self.console.print(f"Report written to [bold]{report_path}[/]")
+            if self.keep:
+                self._keep_serving()
         return 0 if report["ok"] else 1
 
-    @contextmanager
-    def _embedded(self) -> Iterator[LocalRuntime]:
+    def _keep_serving(self) -> None:
+        """``--keep``: the demo's account goes on running (real time, event sources, schedules)."""
+        assert self.stack is not None
+        self.console.rule("The demo's account keeps running: try the README's operating commands on it")
+        self.stack.runtime.on_invocation = lambda i: print(invocation_line(i), file=sys.stderr, flush=True)
+        serve_until_signalled(self.stack)
+
+    def _start(self) -> LocalRuntime:
         names = [ScenarioNames(s.slug, "123456789012") for s in SCENARIOS]
         self.console.rule("[bold]replimend demo[/]: S3 replication failures, caught and mended")
-        with EmbeddedAws() as aws:
-            self.aws = aws
-            with self._step("Starting the embedded AWS and deploying template.yaml"):
-                runtime = LocalRuntime(
+        with self._step("Starting the embedded AWS and deploying template.yaml"):
+            stack = self._exit_stack.enter_context(
+                local_stack(
                     load_template(self.template_path),  # code paths relative to the repository
                     stack_name=STACK_NAME,
                     parameters=self._parameters([f"arn:aws:s3:::{n.source_bucket}" for n in names]),
-                    account_id=aws.account_id,
+                    port=self.port,
                     on_invocation=self._show_invocation,
+                    load_functions=True,
                 )
-                runtime.deploy()
-                runtime.load_functions()  # cold starts under the template's environment (log level)
-            if aws.batch_operations is not None:
-                runtime.add_poller(aws.batch_operations.process_jobs)
-            self.runtime = runtime
-            self.ledger = self._ledger(runtime)
-            self.account = Account(
-                account_id=aws.account_id,
-                failure_queue_arn=runtime.attribute("FailureQueue", "Arn"),
-                clients=aws.client,
             )
-            self.console.print(
-                f"  moto server [cyan]{aws.endpoint_url}[/], stack [cyan]{STACK_NAME}[/]: "
-                f"{len(runtime.resources)} resources, functions {', '.join(runtime.functions)}"
-            )
-            try:
-                # the embedded account lives at the runtime's clock from here on (see runner.SimulatedTime)
-                with runtime.simulated_time():
-                    yield runtime
-            finally:
-                runtime.close()
+        aws, runtime = stack.aws, stack.runtime
+        self.stack, self.aws, self.runtime = stack, aws, runtime
+        self.ledger = stack.ledger
+        self.account = Account(
+            account_id=aws.account_id,
+            failure_queue_arn=runtime.attribute("FailureQueue", "Arn"),
+            clients=aws.client,
+        )
+        self.console.print(
+            f"  moto server [cyan]{aws.endpoint_url}[/], stack [cyan]{STACK_NAME}[/]: "
+            f"{len(runtime.resources)} resources, functions {', '.join(runtime.functions)}"
+        )
+        return runtime
 
     def _parameters(self, source_arns: list[str]) -> dict[str, Any]:
         declared = load_template(self.template_path).get("Parameters") or {}
         wanted: dict[str, Any] = {**DEMO_PARAMETERS, "SourceBucketArns": ",".join(source_arns)}
         return {name: value for name, value in wanted.items() if name in declared}
-
-    @staticmethod
-    def _ledger(runtime: LocalRuntime) -> Any:
-        from replimend.ledger import Ledger
-        from replimend.settings import LedgerSettings, load_settings
-
-        environment = next(iter(runtime.functions.values())).environment
-        return Ledger.from_settings(load_settings(LedgerSettings, environment))
 
     def _show_parameters(self, runtime: LocalRuntime) -> None:
         from replimend.settings import RemediationSettings, load_settings
@@ -791,6 +793,10 @@ def run_demo(
     console: Console | None = None,
     remediation: bool | None = None,
     template_path: Path = TEMPLATE_PATH,
+    keep: bool = False,
+    port: int = 0,
 ) -> int:
-    """Run the demo; 0 when every object ends in a state its scenario allows."""
-    return Demo(console, remediation=remediation, template_path=template_path).run(report_path)
+    """Run the demo; 0 when every object ends in a state its scenario allows. ``keep``: then serve the
+    demo's account on ``port`` until SIGINT/SIGTERM, as ``replimend local up`` does."""
+    demo = Demo(console, remediation=remediation, template_path=template_path, keep=keep, port=port)
+    return demo.run(report_path)

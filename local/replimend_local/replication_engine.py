@@ -59,6 +59,8 @@ from replimend_local.iam_eval import (
     evaluate,
     parse_policy_document,
 )
+from replimend_local.moto_patches import set_replica_version_id
+from replimend_local.s3_rules import bucket_name, rule_filter_matches
 
 logger = logging.getLogger(__name__)
 
@@ -172,10 +174,6 @@ def _shared_state(endpoint_url: str, account_id: str) -> _SharedState:
         return _STATES.setdefault((endpoint_url.rstrip("/"), account_id), _SharedState())
 
 
-def bucket_name_from_arn(arn: str) -> str:
-    return arn.split(":::", 1)[1] if arn.startswith("arn:") else arn
-
-
 def _error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
@@ -285,6 +283,23 @@ class ReplicationEngine:
             self._state.configurations.clear()
             self._state.errors.clear()
 
+    def record_configuration(self, bucket: str, configuration: Mapping[str, Any]) -> None:
+        """Keep the replication configuration a caller put (moto's rendering of it is lossy)."""
+        with self._state.lock:
+            self._state.configurations[bucket] = json.loads(json.dumps(configuration, default=str))
+
+    def forget_configuration(self, bucket: str) -> None:
+        with self._state.lock:
+            self._state.configurations.pop(bucket, None)
+
+    def faithful_configuration(self, bucket: str, moto_view: Mapping[str, Any]) -> dict[str, Any]:
+        """What GetBucketReplication answers in S3: the configuration as put, while moto still holds it."""
+        with self._state.lock:
+            stored = self._state.configurations.get(bucket)
+        if stored is not None and _same_configuration(stored, moto_view):
+            return _with_moto_ids(stored, moto_view)
+        return dict(moto_view)
+
     def replication_configuration(self, bucket: str) -> dict[str, Any] | None:
         """The bucket's replication configuration as it was put (moto's own rendering is lossy);
         None when the bucket has none or does not exist."""
@@ -302,11 +317,7 @@ class ReplicationEngine:
             if _error_code(error) == "ReplicationConfigurationNotFoundError":
                 raise _ReplicationFailure("SrcBucketReplicationConfigMissing") from error
             raise
-        with self._state.lock:
-            stored = self._state.configurations.get(bucket)
-        if stored is not None and _same_configuration(stored, moto_view):
-            return _with_moto_ids(stored, moto_view)
-        return dict(moto_view)
+        return self.faithful_configuration(bucket, moto_view)
 
     def eligible_rules(self, bucket: str, key: str, version: SourceVersion | str) -> list[ApplicableRule]:
         """Per destination, the highest-priority enabled rule that applies to the version (filter,
@@ -624,22 +635,7 @@ class ReplicationEngine:
 
     def _align_replica_version(self, bucket: str, key: str, moto_version: str, source_version: str) -> bool:
         """Give the replica the source version's id in moto's store, when moto runs in this process."""
-        try:
-            from moto.s3.models import s3_backends
-
-            backend = s3_backends[self.account_id]["aws"]
-            stored = backend.buckets[bucket].keys.getlist(key)
-        except Exception:  # moto not importable or the server runs elsewhere: keep moto's id
-            return False
-        for fake_key in stored:
-            if str(fake_key.version_id) == moto_version:
-                old_arn = fake_key.arn
-                fake_key._version_id = source_version
-                # moto keys object tags by an ARN that includes the version id
-                backend.tagger.copy_tags(old_arn, fake_key.arn)
-                backend.tagger.delete_all_tags_for_resource(old_arn)
-                return True
-        return False
+        return set_replica_version_id(self.account_id, bucket, key, moto_version, source_version)
 
     # --- failure events ----------------------------------------------------------------------------
 
@@ -782,16 +778,12 @@ class ReplicationEngine:
             and params.get("Bucket")
             and params.get("ReplicationConfiguration")
         ):
-            with self._state.lock:
-                self._state.configurations[str(params["Bucket"])] = json.loads(
-                    json.dumps(params["ReplicationConfiguration"], default=str)
-                )
+            self.record_configuration(str(params["Bucket"]), params["ReplicationConfiguration"])
 
     def _after_delete_configuration(self, http_response: Any, context: dict[str, Any], **_: Any) -> None:
         params = context.get(hooks.PARAMS_CONTEXT_KEY) or {}
         if http_response.status_code < 300 and params.get("Bucket"):
-            with self._state.lock:
-                self._state.configurations.pop(str(params["Bucket"]), None)
+            self.forget_configuration(str(params["Bucket"]))
 
     def _after_get_configuration(
         self, http_response: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any
@@ -800,10 +792,7 @@ class ReplicationEngine:
         moto_view = parsed.get("ReplicationConfiguration")
         if http_response.status_code >= 300 or not moto_view or not params.get("Bucket"):
             return
-        with self._state.lock:
-            stored = self._state.configurations.get(str(params["Bucket"]))
-        if stored is not None and _same_configuration(stored, moto_view):
-            parsed["ReplicationConfiguration"] = _with_moto_ids(stored, moto_view)
+        parsed["ReplicationConfiguration"] = self.faithful_configuration(str(params["Bucket"]), moto_view)
 
 
 # --- rules -----------------------------------------------------------------------------------------
@@ -831,28 +820,13 @@ def _with_moto_ids(stored: Mapping[str, Any], moto_view: Mapping[str, Any]) -> d
     return dict(configuration)
 
 
-def _filter_matches(rule: Mapping[str, Any], key: str, tags: Mapping[str, str]) -> bool:
-    if "Filter" not in rule:
-        return key.startswith(str(rule.get("Prefix") or ""))
-    rule_filter = rule.get("Filter") or {}
-    if "And" in rule_filter:
-        conjunction = rule_filter["And"] or {}
-        required = {t["Key"]: t["Value"] for t in conjunction.get("Tags", [])}
-        prefix = str(conjunction.get("Prefix") or "")
-    else:
-        tag = rule_filter.get("Tag")
-        required = {tag["Key"]: tag["Value"]} if tag else {}
-        prefix = str(rule_filter.get("Prefix") or "")
-    return key.startswith(prefix) and all(tags.get(k) == v for k, v in required.items())
-
-
 def _eligible_rules(
     configuration: Mapping[str, Any], key: str, version: SourceVersion
 ) -> list[ApplicableRule]:
     best: dict[str, ApplicableRule] = {}
     order: list[str] = []
     for rule in configuration.get("Rules", []):
-        if rule.get("Status") != "Enabled" or not _filter_matches(rule, key, version.tags):
+        if rule.get("Status") != "Enabled" or not rule_filter_matches(rule, key, lambda: version.tags):
             continue
         if version.is_kms_encrypted:
             criteria = (rule.get("SourceSelectionCriteria") or {}).get("SseKmsEncryptedObjects") or {}
@@ -864,7 +838,7 @@ def _eligible_rules(
         candidate = ApplicableRule(
             rule_id=rule.get("ID"),
             priority=int(rule.get("Priority") or 0),
-            destination_bucket=bucket_name_from_arn(destination_arn),
+            destination_bucket=bucket_name(destination_arn),
             destination_arn=destination_arn,
             rule=rule,
         )

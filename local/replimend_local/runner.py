@@ -53,6 +53,7 @@ import boto3
 import time_machine
 from botocore.exceptions import ClientError
 
+from replimend_local.moto_patches import event_pattern_matches
 from replimend_local.sam_template import TEMPLATE_PATH, load_template, table_create_kwargs
 
 log = logging.getLogger("replimend_local.runner")
@@ -1672,15 +1673,10 @@ class LocalRuntime:
     def _passes_filters(record: Mapping[str, Any], source: SqsSource) -> bool:
         if not source.filters:
             return True
-        from moto.events.models import EventPattern  # the same matcher moto's EventBridge uses
-
         candidate = dict(record)
         with contextlib.suppress(ValueError, TypeError):
             candidate["body"] = json.loads(record["body"])
-        return any(
-            EventPattern.load(json.dumps(pattern)).matches_event(candidate)  # type: ignore[arg-type]
-            for pattern in source.filters
-        )
+        return any(event_pattern_matches(pattern, candidate) for pattern in source.filters)
 
     def _poll_rule(self, rule: RuleSource) -> int:
         sqs = self.client("sqs")
