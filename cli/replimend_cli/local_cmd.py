@@ -123,8 +123,7 @@ def run_up(args: argparse.Namespace) -> int:
             "pip install -e ./local from a clone of the repository",
             EXIT_NOT_INSTALLED,
         )
-    from replimend_local.runner import TemplateError
-    from replimend_local.sam_template import TEMPLATE_PATH
+    from replimend_local.sam import TEMPLATE_PATH, TemplateError
 
     def log_invocation(invocation: Any) -> None:
         print(invocation_line(invocation), file=sys.stderr, flush=True)

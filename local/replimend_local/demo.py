@@ -51,8 +51,7 @@ from replimend_local.demo_scenarios import (
     ScenarioNames,
 )
 from replimend_local.embedded import EmbeddedAws
-from replimend_local.runner import Invocation, LocalRuntime
-from replimend_local.sam_template import TEMPLATE_PATH, load_template
+from replimend_local.sam import TEMPLATE_PATH, Invocation, LocalRuntime, load_template
 from replimend_local.serve import invocation_line, serve_until_signalled
 from replimend_local.stack import LocalStack, local_stack
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import TextIO
 
-from replimend_local.runner import Invocation
+from replimend_local.sam import Invocation
 from replimend_local.stack import LocalStack
 
 log = logging.getLogger("replimend_local.serve")

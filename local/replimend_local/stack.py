@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from replimend_local.embedded import EmbeddedAws
-from replimend_local.runner import DEFAULT_STACK_NAME, Invocation, LocalClock, LocalRuntime
-from replimend_local.sam_template import TEMPLATE_PATH
+from replimend_local.sam import DEFAULT_STACK_NAME, TEMPLATE_PATH, Invocation, LocalClock, LocalRuntime
 
 
 @dataclass

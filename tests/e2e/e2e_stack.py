@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from replimend_local.embedded import EmbeddedAws
-from replimend_local.runner import LocalRuntime
+from replimend_local.sam import LocalRuntime
 from replimend_local.stack import LocalStack
 from tests.moto_server import replication_role_statements
 
