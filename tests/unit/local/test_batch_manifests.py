@@ -11,7 +11,8 @@ import botocore.session
 import pytest
 from dateutil.tz import tzutc
 
-from replimend_local.batch_manifests import (
+from replimend_local.batch_operations import conform
+from replimend_local.batch_operations.manifests import (
     ManifestEntry,
     ManifestError,
     TaskResult,
@@ -21,7 +22,6 @@ from replimend_local.batch_manifests import (
     report_row,
     validate_entries,
 )
-from replimend_local.batch_operations import conform
 from replimend_local.s3_rules import bucket_from_arn, object_from_arn, rule_filter_matches
 
 FIELDS = ["Bucket", "Key", "VersionId"]

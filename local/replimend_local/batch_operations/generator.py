@@ -18,7 +18,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from botocore.utils import parse_timestamp
 
-from replimend_local.batch_manifests import ManifestEntry
+from replimend_local.batch_operations.manifests import ManifestEntry
 from replimend_local.s3_rules import rule_filter_matches
 
 ReplicationStatusLookup = Callable[[str, str, str], str | None]
