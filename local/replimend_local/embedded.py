@@ -170,8 +170,8 @@ class EmbeddedAws:
 
     def _install_emulators(self) -> None:
         from replimend_local.batch_operations import BatchOperationsEmulator
-        from replimend_local.iam_eval import IamSimulator
-        from replimend_local.replication_engine import ReplicationEngine
+        from replimend_local.iam import IamSimulator
+        from replimend_local.s3_replication import ReplicationEngine
 
         self.replication = ReplicationEngine(self.endpoint_url, self.region, self.account_id)
         self.replication.reset()

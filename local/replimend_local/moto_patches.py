@@ -52,13 +52,13 @@ def evaluate_bucket_policy_conditions() -> Callable[[], None]:
 
     moto evaluates a bucket policy on object requests but ignores its conditions, so a Deny with
     ``aws:SecureTransport: false`` (the usual TLS-only statement) denies every request. Evaluate with
-    :mod:`replimend_local.iam_eval` instead, for a caller on HTTPS as every SDK is in AWS (the embedded
+    :mod:`replimend_local.iam` instead, for a caller on HTTPS as every SDK is in AWS (the embedded
     endpoint itself is plain HTTP on 127.0.0.1). Returns the undo.
     """
     from moto.iam.access_control import PermissionResult
     from moto.s3.models import FakeBucket
 
-    from replimend_local.iam_eval import SourcedPolicy, evaluate, parse_policy_document
+    from replimend_local.iam import SourcedPolicy, evaluate, parse_policy_document
 
     original = FakeBucket.get_permission
     if getattr(original, "_replimend_conditions", False):

@@ -9,7 +9,7 @@ replies with the response AWS would send, or the modelled error (``BadRequestExc
 the moto server, so the account-id host prefix does not matter.
 
 Everything a job does is decided from the emulated account's real state on the moto server: the
-manifest object and its ETag, the job role's trust and permission policies (:mod:`iam_eval`), the
+manifest object and its ETag, the job role's trust and permission policies (:mod:`replimend_local.iam`), the
 source bucket's replication configuration and region, and, per task, the replication engine's
 verdict for every destination. Completion reports and generated manifests are written to the moto
 server in AWS's formats (:mod:`batch_manifests`); ``JobCreated`` / ``JobStatusChanged`` events go to

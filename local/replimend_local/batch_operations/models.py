@@ -258,7 +258,7 @@ class BatchOperationsBackend:
             return self._engine
         with self._lock:
             if region not in self._engines:
-                from replimend_local.replication_engine import ReplicationEngine
+                from replimend_local.s3_replication import ReplicationEngine
 
                 self._engines[region] = ReplicationEngine(
                     self.endpoint_url, region, account_id=self.account_id
@@ -270,7 +270,7 @@ class BatchOperationsBackend:
         can cache them (IAM changes made between steps are seen)."""
         with self._lock:
             if self._roles is None:
-                from replimend_local.iam_eval import IamEvaluator
+                from replimend_local.iam import IamEvaluator
 
                 self._roles = IamEvalRoleAuthority(
                     IamEvaluator(self._client("iam", self.region)), self.account_id

@@ -24,7 +24,7 @@ class ReplicationOutcomeLike(Protocol):
 
 
 class ReplicationEnginePort(Protocol):
-    """What the emulator needs of the replication engine (replimend_local.replication_engine)."""
+    """What the emulator needs of the replication engine (replimend_local.s3_replication)."""
 
     def replicate_version(
         self, source_bucket: str, key: str, version_id: str, *, trigger: Literal["live", "batch"] = ...
@@ -47,7 +47,7 @@ class RoleAuthority(Protocol):
 
 
 class IamEvalRoleAuthority:
-    """:class:`RoleAuthority` over the moto server's IAM, decided by replimend_local.iam_eval.
+    """:class:`RoleAuthority` over the moto server's IAM, decided by replimend_local.iam.
 
     ``cached()`` gives a view that reads each role's policies once: a job step (up to thousands of
     tasks) then costs one IAM read per role instead of one per task.
@@ -58,7 +58,7 @@ class IamEvalRoleAuthority:
         self._account_id = account_id
 
     def cached(self) -> IamEvalRoleAuthority:
-        from replimend_local.iam_eval import IamEvaluator, RolePolicies
+        from replimend_local.iam import IamEvaluator, RolePolicies
 
         source = self._evaluator
 
@@ -93,7 +93,7 @@ class IamEvalRoleAuthority:
         return None
 
     def is_allowed(self, role_arn: str, action: str, resource: str) -> bool:
-        from replimend_local.iam_eval import NoSuchRoleError
+        from replimend_local.iam import NoSuchRoleError
 
         try:
             return bool(self._evaluator.role_allows(role_arn, action, resource).allowed)

@@ -193,7 +193,7 @@ class BatchOperationsEmulator(BatchOperationsBackend):
     """The emulated S3 Batch Operations service of one embedded AWS (all accounts and regions).
 
     ``replication``: the replication engine used for every task (default: one
-    ``replimend_local.replication_engine.ReplicationEngine`` per job region). ``roles``: IAM decisions
+    ``replimend_local.s3_replication.ReplicationEngine`` per job region). ``roles``: IAM decisions
     (default: :class:`IamEvalRoleAuthority` over the moto server). ``execution``: ``"manual"`` (jobs
     advance only through :meth:`process_jobs` / :meth:`advance`) or ``"sync"`` (a job runs to its end,
     or to ``Suspended``, inside the API call that created or confirmed it). ``tasks_per_step``: tasks
