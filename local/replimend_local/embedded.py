@@ -60,9 +60,9 @@ class EmbeddedAws:
         self.port = port
         self.gateway: Gateway | None = None
         self.endpoint_url = ""
-        self.replication: Any = None  # replication_engine.ReplicationEngine
+        self.replication: Any = None  # s3_replication.ReplicationEngine
         self.batch_operations: Any = None  # batch_operations emulator
-        self.iam_simulation: Any = None  # iam_eval hooks owner
+        self.iam_simulation: Any = None  # iam.IamSimulator
         self._server: Any = None
         self._saved_environment: dict[str, str | None] = {}
         self._saved_default_session: boto3.Session | None = None

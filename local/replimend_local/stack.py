@@ -9,7 +9,7 @@ start::
         stack.advance_clock(15 * 60)    # schedules due on the way fire
 
 Inside the block the embedded account lives at the runtime's simulated clock (see
-``runner.SimulatedTime``).
+``sam.SimulatedTime``).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ Everything a job does is decided from the emulated account's real state on the m
 manifest object and its ETag, the job role's trust and permission policies (:mod:`replimend_local.iam`), the
 source bucket's replication configuration and region, and, per task, the replication engine's
 verdict for every destination. Completion reports and generated manifests are written to the moto
-server in AWS's formats (:mod:`batch_manifests`); ``JobCreated`` / ``JobStatusChanged`` events go to
+server in AWS's formats (:mod:`.manifests`); ``JobCreated`` / ``JobStatusChanged`` events go to
 the default EventBridge bus of the job's region in the CloudTrail-delivered shape, and to any
 registered sink.
 
