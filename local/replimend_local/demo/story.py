@@ -199,16 +199,21 @@ class Demo(Reporting):
             )
         self.console.print(table)
 
-        seen: set[tuple[str, str]] = set()
+        # one panel per failure reason: its fix once, then the command for each scenario it broke
+        by_reason: dict[str, dict[str, DemoObject]] = {}
         for obj in self.objects:
-            if not obj.failure_reason or (obj.scenario.slug, obj.failure_reason) in seen:
-                continue
-            seen.add((obj.scenario.slug, obj.failure_reason))
-            entry = reason_entry(obj.failure_reason)
+            if obj.failure_reason:
+                by_reason.setdefault(obj.failure_reason, {}).setdefault(obj.scenario.slug, obj)
+        for reason, scenarios in by_reason.items():
+            entry = reason_entry(reason)
+            commands = "\n\n".join(
+                f"[bold]{slug}[/]\n[cyan]{self._fill(entry.cli, obj)}[/]" for slug, obj in scenarios.items()
+            )
             self.console.print(
                 Panel(
-                    f"{entry.fix}\n\n[cyan]{self._fill(entry.cli, obj)}[/]",
-                    title=f"[bold]{obj.scenario.slug}[/]: {entry.code} ({entry.category}, {entry.action})",
+                    f"{entry.fix}\n\n{commands}",
+                    title=f"[bold]{entry.code}[/] ({entry.category}, {entry.action}): {len(scenarios)} "
+                    f"scenario{'s' if len(scenarios) != 1 else ''}",
                     title_align="left",
                     expand=False,
                 )
