@@ -147,7 +147,11 @@ class BatchOperations:
 
     def complete(self, s3: Any) -> list[tuple[str, str, str]]:
         """Run every job: each task succeeds; writes the completion reports; returns the objects."""
-        from replimend_local.batch_manifests import TaskResult, read_manifest, write_completion_report
+        from replimend_local.batch_operations.manifests import (
+            TaskResult,
+            read_manifest,
+            write_completion_report,
+        )
 
         done = []
         for job_id, request in self.jobs.items():

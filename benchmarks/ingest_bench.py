@@ -30,7 +30,7 @@ from benchmarks.common import (
 )
 from benchmarks.parse_bench import time_parse
 from benchmarks.workload import Workload, failure_storm, realistic_mix, sqs_batches
-from replimend_local.runner import environment
+from replimend_local.sam.functions import environment
 
 APP_PATH = REPO_ROOT / "functions" / "ingest" / "app.py"
 BATCH_SIZE = 10  # the template's SQS event source batch size

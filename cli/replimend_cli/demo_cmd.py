@@ -8,10 +8,16 @@ the command runs, and its absence is one line on stderr and exit status 2, never
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from pathlib import Path
 from typing import Any
 
+from replimend_cli import UsageError
+
+EXIT_FAILED = 1
+#: a port that cannot be served: in use, privileged, not local
+BIND_ERRORS = (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL)
 EXIT_NOT_INSTALLED = 2
 #: Top-level modules the embedded AWS needs; their absence means replimend-local is not installed.
 LOCAL_MODULES = ("replimend_local", "moto", "time_machine")
@@ -33,6 +39,14 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="stop after the failures are recorded and explained (no fixes, no remediation)",
     )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="then keep the demo's account running (like `replimend local up`) until SIGINT/SIGTERM",
+    )
+    parser.add_argument(
+        "--port", type=int, default=0, help="with --keep: serve on this port (default: any free one)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -48,4 +62,15 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_NOT_INSTALLED
-    return run_demo(args.report, remediation=False if args.detect_only else None)
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"bad --port {args.port}: 0 to 65535")
+    try:
+        return run_demo(
+            args.report, remediation=False if args.detect_only else None, keep=args.keep, port=args.port
+        )
+    except OSError as error:
+        print(
+            f"replimend: error: cannot serve on 127.0.0.1:{args.port}: {error.strerror or error}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED

@@ -19,7 +19,8 @@ from typing import Any
 
 import boto3
 
-from replimend_local import hooks
+from replimend_local import hooks, moto_patches
+from replimend_local.gateway import Gateway, mark_in_process_requests
 
 log = logging.getLogger("replimend_local.embedded")
 
@@ -51,33 +52,45 @@ class EmbeddedAws:
         region: str = DEFAULT_REGION,
         account_id: str = DEFAULT_ACCOUNT_ID,
         emulators: bool = True,
+        port: int = 0,
     ) -> None:
         self.region = region
         self.account_id = account_id
         self.with_emulators = emulators
+        self.port = port
+        self.gateway: Gateway | None = None
         self.endpoint_url = ""
-        self.replication: Any = None  # replication_engine.ReplicationEngine
+        self.replication: Any = None  # s3_replication.ReplicationEngine
         self.batch_operations: Any = None  # batch_operations emulator
-        self.iam_simulation: Any = None  # iam_eval hooks owner
+        self.iam_simulation: Any = None  # iam.IamSimulator
         self._server: Any = None
         self._saved_environment: dict[str, str | None] = {}
         self._saved_default_session: boto3.Session | None = None
         self._hooks: list[hooks.Hook] = []
         self._clients: dict[tuple[str, str], Any] = {}
         self._restore_bucket_policies: Callable[[], None] | None = None
+        self._unmark_requests: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> EmbeddedAws:
-        from moto.server import ThreadedMotoServer
-
+        moto_patches.check_version()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-        _accept_regional_s3_job_arns()
-        self._restore_bucket_policies = _evaluate_bucket_policy_conditions()
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        self.endpoint_url = f"http://{host}:{port}"
+        moto_patches.accept_regional_s3_job_arns()
+        self._restore_bucket_policies = moto_patches.evaluate_bucket_policy_conditions()
+
+        def wrap(app: moto_patches.WsgiApp) -> moto_patches.WsgiApp:
+            self.gateway = Gateway(app)
+            return self.gateway
+
+        try:
+            self._server = moto_patches.MotoServer("127.0.0.1", self.port, wrap=wrap)
+        except BaseException:
+            self._restore_bucket_policies()
+            self._restore_bucket_policies = None
+            raise
+        self.endpoint_url = self._server.endpoint_url
+        self._unmark_requests = mark_in_process_requests()
         # moto's backends are process-wide: start from an empty account even if another embedded
         # AWS (or mock_aws) ran in this process before.
         self.reset()
@@ -87,6 +100,8 @@ class EmbeddedAws:
         boto3.DEFAULT_SESSION = None
         if self.with_emulators:
             self._install_emulators()
+            if self.gateway is not None:
+                self.gateway.replication = self.replication
         log.info("embedded AWS on %s (account %s)", self.endpoint_url, self.account_id)
         return self
 
@@ -102,6 +117,10 @@ class EmbeddedAws:
                 self._server.stop()
                 self._server = None
         self._restore_environment()
+        if self._unmark_requests is not None:
+            self._unmark_requests()
+            self._unmark_requests = None
+        self.gateway = None
         if self._restore_bucket_policies is not None:
             self._restore_bucket_policies()
             self._restore_bucket_policies = None
@@ -151,8 +170,8 @@ class EmbeddedAws:
 
     def _install_emulators(self) -> None:
         from replimend_local.batch_operations import BatchOperationsEmulator
-        from replimend_local.iam_eval import IamSimulator
-        from replimend_local.replication_engine import ReplicationEngine
+        from replimend_local.iam import IamSimulator
+        from replimend_local.s3_replication import ReplicationEngine
 
         self.replication = ReplicationEngine(self.endpoint_url, self.region, self.account_id)
         self.replication.reset()
@@ -189,50 +208,3 @@ def _unique_hooks(items: Iterable[hooks.Hook]) -> list[hooks.Hook]:
     for hook in items:
         seen.setdefault((hook.name, hook.event_name), hook)
     return list(seen.values())
-
-
-def _accept_regional_s3_job_arns() -> None:
-    """moto's IAM policy validator rejects every S3 resource ARN with a Region except access points,
-    but S3 Batch Operations job ARNs carry one (``arn:aws:s3:<region>:<account>:job/<id>``) and IAM
-    accepts them: teach the in-process server's validator the same (moto 5.2.5 gap)."""
-    from moto.iam import policy_validation
-
-    s3_rules = policy_validation.SERVICE_TYPE_REGION_INFORMATION_ERROR_ASSOCIATIONS.get("s3")
-    if s3_rules is not None and "job/" not in s3_rules.setdefault("valid_starting_values", []):
-        s3_rules["valid_starting_values"].append("job/")
-
-
-def _evaluate_bucket_policy_conditions() -> Callable[[], None]:
-    """Make the in-process moto server honour the conditions of bucket policies.
-
-    moto 5.2.5 evaluates a bucket policy on object requests but ignores its conditions, so a
-    Deny with ``aws:SecureTransport: false`` (the usual TLS-only statement) denies every request.
-    Evaluate with :mod:`replimend_local.iam_eval` instead, for a caller on HTTPS as every SDK is in
-    AWS (the embedded endpoint itself is plain HTTP on 127.0.0.1). Returns the undo.
-    """
-    from moto.iam.access_control import PermissionResult
-    from moto.s3.models import FakeBucket
-
-    from replimend_local.iam_eval import SourcedPolicy, evaluate, parse_policy_document
-
-    original = FakeBucket.get_permission
-    if getattr(original, "_replimend_conditions", False):
-        return lambda: None
-    https_request = {"aws:SecureTransport": ["true"]}
-
-    def get_permission(self: FakeBucket, action: str, resource: str) -> Any:
-        if self.policy is None:
-            return PermissionResult.NEUTRAL
-        policy = SourcedPolicy(f"{self.name}-policy", "resource", parse_policy_document(self.policy.decode()))
-        decision = evaluate([policy], action, resource, context=https_request).decision
-        if decision == "explicitDeny":
-            return PermissionResult.DENIED
-        return PermissionResult.PERMITTED if decision == "allowed" else PermissionResult.NEUTRAL
-
-    get_permission._replimend_conditions = True  # type: ignore[attr-defined]
-    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
-
-    def restore() -> None:
-        FakeBucket.get_permission = original  # type: ignore[method-assign]
-
-    return restore

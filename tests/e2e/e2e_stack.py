@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from replimend_local.embedded import EmbeddedAws
-from replimend_local.runner import LocalRuntime
+from replimend_local.sam import LocalRuntime
+from replimend_local.stack import LocalStack
 from tests.moto_server import replication_role_statements
 
 SOURCE_REGION = "us-east-1"
@@ -24,23 +25,41 @@ S3_TRUST = {
 }
 
 
+def replication_rule(rule_id: str, destination: str, rule_filter: dict[str, Any]) -> dict[str, Any]:
+    """A replication rule with metrics on (S3 sends failure events only then) and no delete markers."""
+    return {
+        "ID": rule_id,
+        "Priority": 1,
+        "Status": "Enabled",
+        "Filter": rule_filter,
+        "DeleteMarkerReplication": {"Status": "Disabled"},
+        "Destination": {
+            "Bucket": f"arn:aws:s3:::{destination}",
+            "Metrics": {"Status": "Enabled", "EventThreshold": {"Minutes": 15}},
+        },
+    }
+
+
 @dataclass
 class Stack:
-    """The deployed local stack and the account it lives in."""
+    """The deployed local stack (``local_stack()``) and the bucket setups an operator makes in it."""
 
-    aws: EmbeddedAws
-    runtime: LocalRuntime
+    local: LocalStack
+
+    @property
+    def aws(self) -> EmbeddedAws:
+        return self.local.aws
+
+    @property
+    def runtime(self) -> LocalRuntime:
+        return self.local.runtime
 
     def client(self, service: str, region: str = SOURCE_REGION) -> Any:
         return self.aws.client(service, region)
 
     @property
     def ledger(self) -> Any:
-        from replimend.ledger import Ledger
-        from replimend.settings import LedgerSettings, load_settings
-
-        environment = self.runtime.function("IngestFunction").environment
-        return Ledger.from_settings(load_settings(LedgerSettings, environment))
+        return self.local.ledger
 
     def replicated_bucket_pair(
         self,
@@ -81,19 +100,7 @@ class Stack:
             Bucket=source,
             ReplicationConfiguration={
                 "Role": f"arn:aws:iam::{self.aws.account_id}:role/{role}",
-                "Rules": [
-                    {
-                        "ID": "all",
-                        "Priority": 1,
-                        "Status": "Enabled",
-                        "Filter": {},
-                        "DeleteMarkerReplication": {"Status": "Disabled"},
-                        "Destination": {
-                            "Bucket": f"arn:aws:s3:::{destination}",
-                            "Metrics": {"Status": "Enabled", "EventThreshold": {"Minutes": 15}},
-                        },
-                    }
-                ],
+                "Rules": [replication_rule("all", destination, {})],
             },
         )
         s3_source.put_bucket_notification_configuration(

@@ -14,7 +14,7 @@ from rich.console import Console
 
 from replimend_cli import main
 from replimend_local.demo import run_demo
-from replimend_local.demo_scenarios import DEMO_KEYS, SCENARIOS
+from replimend_local.demo.scenarios import DEMO_KEYS, SCENARIOS
 
 pytestmark = pytest.mark.e2e
 

@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError, ParamValidationError
 
 from replimend_local import hooks
 from replimend_local.batch_operations import BatchOperationsEmulator
-from replimend_local.replication_engine import ReplicationEngine
+from replimend_local.s3_replication import ReplicationEngine
 from tests.moto_server import replication_role_statements, reset_moto
 
 ACCOUNT = "123456789012"

@@ -17,7 +17,7 @@ import boto3
 import pytest
 
 from replimend_local import hooks
-from replimend_local.replication_engine import ReplicationEngine, ReplicationOutcome
+from replimend_local.s3_replication import ReplicationEngine, ReplicationOutcome
 from tests.moto_server import replication_role_statements, reset_moto
 
 REGION = "us-east-1"

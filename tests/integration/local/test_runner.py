@@ -15,8 +15,14 @@ import boto3
 import pytest
 
 from replimend_local.embedded import EmbeddedAws
-from replimend_local.runner import FunctionError, LocalClock, LocalRuntime, Schedule, TemplateError
-from replimend_local.sam_template import TEMPLATE_PATH
+from replimend_local.sam import (
+    TEMPLATE_PATH,
+    FunctionError,
+    LocalClock,
+    LocalRuntime,
+    Schedule,
+    TemplateError,
+)
 
 CLOCK_START = datetime(2030, 1, 1, 0, 0, 30, tzinfo=UTC)
 
@@ -555,3 +561,33 @@ def test_simulated_time_can_be_turned_off(aws: EmbeddedAws, template_path: Path)
         assert seen(runtime, "Worker")[-1]["now"] < CLOCK_START.timestamp()
     finally:
         runtime.close()
+
+
+@pytest.mark.parametrize(
+    ("resource", "message"),
+    [
+        ({"Type": "AWS::StepFunctions::StateMachine", "Properties": {}}, "AWS::StepFunctions::StateMachine"),
+        (
+            {
+                "Type": "AWS::Serverless::Function",
+                "Properties": {
+                    "CodeUri": "fn/worker",
+                    "Handler": "app.handler",
+                    "Events": {"Stream": {"Type": "Kinesis", "Properties": {"Stream": "arn"}}},
+                },
+            },
+            "Kinesis",
+        ),
+    ],
+    ids=["resource type", "event type"],
+)
+def test_what_the_runtime_does_not_emulate_fails_the_deployment_loudly(
+    aws: EmbeddedAws, template_path: Path, resource: dict[str, Any], message: str
+) -> None:
+    # Given a template with a resource type or an event type the runtime does not know
+    template = {"Resources": {"Unknown": resource}}
+    runtime = LocalRuntime(template, stack_name="loud")
+    runtime.template_dir = template_path.parent
+    # When it is deployed, Then it fails naming what is not emulated (nothing is skipped silently)
+    with pytest.raises(TemplateError, match=message):
+        runtime.deploy()

@@ -11,20 +11,18 @@ import botocore.session
 import pytest
 from dateutil.tz import tzutc
 
-from replimend_local.batch_generator import rule_filter_matches
-from replimend_local.batch_manifests import (
+from replimend_local.batch_operations import conform
+from replimend_local.batch_operations.manifests import (
     ManifestEntry,
     ManifestError,
     TaskResult,
-    bucket_from_arn,
     encode_key,
     is_valid_bucket_name,
-    object_from_arn,
     parse_csv_manifest,
     report_row,
     validate_entries,
 )
-from replimend_local.batch_operations import conform
+from replimend_local.s3_rules import bucket_from_arn, object_from_arn, rule_filter_matches
 
 FIELDS = ["Bucket", "Key", "VersionId"]
 

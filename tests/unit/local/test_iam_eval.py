@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from replimend_local import hooks
-from replimend_local.iam_eval import (
+from replimend_local.iam import (
     IamEvaluator,
     Principal,
     SourcedPolicy,

@@ -27,6 +27,8 @@ from urllib.parse import quote, unquote_plus
 
 from botocore.exceptions import ClientError
 
+from replimend_local.s3_rules import bucket_from_arn, object_from_arn
+
 CSV_MANIFEST_FORMAT = "S3BatchOperations_CSV_20180820"
 INVENTORY_MANIFEST_FORMATS = ("S3InventoryReport_CSV_20161130", "S3InventoryReport_CSV_20211130")
 GENERATED_MANIFEST_FORMAT = "S3InventoryReport_CSV_20211130"
@@ -69,25 +71,6 @@ class TaskResult:
 
 def is_valid_bucket_name(name: str) -> bool:
     return bool(_BUCKET_NAME.match(name)) and ".." not in name
-
-
-def bucket_from_arn(arn: str) -> str:
-    """``arn:aws:s3:::name`` -> ``name``; ValueError for anything else."""
-    prefix = "arn:aws:s3:::"
-    name = arn[len(prefix) :] if arn.startswith(prefix) else ""
-    if not name or "/" in name:
-        raise ValueError(f"not an S3 bucket ARN: {arn!r}")
-    return name
-
-
-def object_from_arn(arn: str) -> tuple[str, str]:
-    """``arn:aws:s3:::bucket/key`` -> ``(bucket, key)``; ValueError for anything else."""
-    prefix = "arn:aws:s3:::"
-    rest = arn[len(prefix) :] if arn.startswith(prefix) else ""
-    bucket, _, key = rest.partition("/")
-    if not bucket or not key:
-        raise ValueError(f"not an S3 object ARN: {arn!r}")
-    return bucket, key
 
 
 def encode_key(key: str) -> str:

@@ -1,36 +1,5 @@
-"""S3 live replication for the embedded AWS (moto stores replication configurations but never
-replicates, never sets ReplicationStatus and never emits replication events).
-
-For every new object version in a bucket with a replication configuration, the engine decides what
-S3 would do from the real state of the emulated account, read through its own un-hooked boto3
-clients: the rules (status, filter, priority, SSE-KMS opt-in), the replication role (existence,
-trust of ``s3.amazonaws.com``, permissions evaluated by :mod:`replimend_local.iam_eval`), the
-destination bucket (existence, versioning, Object Lock, bucket policy), the KMS keys (existence,
-state, key policy). On success it writes the replica (bytes, metadata, tags, Object Lock settings,
-the replica KMS key) and marks the source COMPLETED and the replica REPLICA; on failure it marks
-the source FAILED with the failure-reason code S3 uses and, when the rule has replication metrics
-enabled and the source bucket's notification configuration asks for it, delivers an
-``s3:Replication:OperationFailedReplication`` event to the SQS queue or SNS topic, shaped as S3
-shapes it.
-
-Triggers: the ``after-call`` hooks of s3 PutObject, CopyObject and CompleteMultipartUpload on hooked
-sessions (see :meth:`ReplicationEngine.handlers` and :mod:`replimend_local.hooks`), or
-:meth:`ReplicationEngine.replicate_version` directly (S3 Batch Operations uses ``trigger="batch"``).
-HeadObject/GetObject responses of hooked clients carry ``ReplicationStatus``.
-
-Two moto gaps are closed here as well: GetBucketReplication answers moto's lossy rendering (every
-rule becomes ``Filter: {Prefix: ""}``, SourceSelectionCriteria is dropped), so the engine keeps the
-configuration each hooked PutBucketReplication sent and answers GetBucketReplication with it while
-it still agrees with moto's (same role, rules and destinations). And S3 gives a replica the source
-version's id, which moto cannot be told: when the moto server runs in this process the engine sets
-it on moto's stored replica; otherwise :meth:`ReplicationEngine.replica_version_id` maps it.
-
-Not emulated: replication of delete markers, ACL/tag-only updates and replica modification sync;
-RTC and its threshold events; PENDING as a visible state (replication is synchronous with the PUT);
-real cross-account accounts (``Destination.Account`` different from the source account makes the
-destination bucket policy decide, as it would across accounts); KMS grants and encryption-context
-conditions; S3 Bucket Keys.
-"""
+"""The replication decision: for a new version, what S3 would do (rules, role, destination,
+KMS), the replica it writes, the status it records and the failure events it sends."""
 
 from __future__ import annotations
 
@@ -41,15 +10,14 @@ import secrets
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, Literal
+from typing import Any
 from urllib.parse import quote_plus, urlencode
 
 from botocore.exceptions import ClientError
 
 from replimend_local import hooks
-from replimend_local.iam_eval import (
+from replimend_local.iam import (
     Evaluation,
     IamEvaluator,
     NoSuchRoleError,
@@ -59,121 +27,29 @@ from replimend_local.iam_eval import (
     evaluate,
     parse_policy_document,
 )
-
-logger = logging.getLogger(__name__)
-
-COMPLETED: Final = "COMPLETED"
-FAILED: Final = "FAILED"
-REPLICA: Final = "REPLICA"
-FAILED_REPLICATION_EVENT = "s3:Replication:OperationFailedReplication"
-_REPLICATION_EVENT_WILDCARDS = ("s3:Replication:*",)
-S3_SERVICE_PRINCIPAL = "s3.amazonaws.com"
-_KMS_SSE = ("aws:kms", "aws:kms:dsse")
-_COPIED_HEADERS = (
-    "ContentType",
-    "CacheControl",
-    "ContentDisposition",
-    "ContentEncoding",
-    "ContentLanguage",
-    "Expires",
-    "WebsiteRedirectLocation",
+from replimend_local.moto_patches import set_replica_version_id
+from replimend_local.s3_replication.exceptions import _ReplicationFailure
+from replimend_local.s3_replication.models import (
+    _COPIED_HEADERS,
+    COMPLETED,
+    FAILED,
+    REPLICA,
+    S3_SERVICE_PRINCIPAL,
+    ApplicableRule,
+    ReplicationOutcome,
+    SourceVersion,
+    Trigger,
+    _shared_state,
+)
+from replimend_local.s3_replication.rules import (
+    _eligible_rules,
+    _names_principal_directly,
+    _same_configuration,
+    _wants_failure_event,
+    _with_moto_ids,
 )
 
-Trigger = Literal["live", "batch"]
-
-
-@dataclass(frozen=True)
-class ReplicationOutcome:
-    """What happened to one source version for one destination.
-
-    ``destination_bucket`` is a bucket name; it is empty when the failure precedes the choice of a
-    destination (batch only: SrcBucketNotFound, SrcBucketReplicationConfigMissing, SrcKeyNotFound,
-    SrcVersionNotFound, SrcObjectNotEligible).
-    """
-
-    destination_bucket: str
-    rule_id: str | None
-    status: Literal["COMPLETED", "FAILED"]
-    failure_reason: str | None = None
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status == COMPLETED
-
-
-@dataclass(frozen=True)
-class ApplicableRule:
-    """A rule that applies to an object version, for one destination."""
-
-    rule_id: str | None
-    priority: int
-    destination_bucket: str
-    destination_arn: str
-    rule: Mapping[str, Any]
-
-    @property
-    def metrics_enabled(self) -> bool:
-        return (self.rule.get("Destination", {}).get("Metrics") or {}).get("Status") == "Enabled"
-
-
-@dataclass(frozen=True)
-class SourceVersion:
-    bucket: str
-    key: str
-    version_id: str
-    head: Mapping[str, Any]
-    tags: Mapping[str, str]
-
-    @property
-    def kms_key_id(self) -> str | None:
-        if self.head.get("ServerSideEncryption") in _KMS_SSE:
-            return str(self.head.get("SSEKMSKeyId") or "") or None
-        return None
-
-    @property
-    def is_kms_encrypted(self) -> bool:
-        return self.head.get("ServerSideEncryption") in _KMS_SSE
-
-    @property
-    def size(self) -> int:
-        return int(self.head.get("ContentLength", 0))
-
-    @property
-    def etag(self) -> str:
-        return str(self.head.get("ETag", "")).strip('"')
-
-
-class _ReplicationFailure(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-@dataclass
-class _SharedState:
-    """State of the emulated S3 replication shared by every engine on one endpoint (the batch
-    emulator may build its own engine; statuses and configurations must be the same)."""
-
-    lock: threading.RLock = field(default_factory=threading.RLock)
-    statuses: dict[tuple[str, str, str], str] = field(default_factory=dict)
-    outcomes: dict[tuple[str, str, str], tuple[ReplicationOutcome, ...]] = field(default_factory=dict)
-    replica_versions: dict[tuple[str, str, str, str], str] = field(default_factory=dict)
-    configurations: dict[str, dict[str, Any]] = field(default_factory=dict)
-    last_sequencer: int = 0
-    errors: list[str] = field(default_factory=list)
-
-
-_STATES: dict[tuple[str, str], _SharedState] = {}
-_STATES_LOCK = threading.Lock()
-
-
-def _shared_state(endpoint_url: str, account_id: str) -> _SharedState:
-    with _STATES_LOCK:
-        return _STATES.setdefault((endpoint_url.rstrip("/"), account_id), _SharedState())
-
-
-def bucket_name_from_arn(arn: str) -> str:
-    return arn.split(":::", 1)[1] if arn.startswith("arn:") else arn
+logger = logging.getLogger(__name__)
 
 
 def _error_code(error: ClientError) -> str:
@@ -188,7 +64,7 @@ def _iso_millis(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-class ReplicationEngine:
+class ReplicationBackend:
     """S3 live replication of the embedded account at ``endpoint_url`` (see the module docstring)."""
 
     def __init__(
@@ -228,33 +104,6 @@ class ReplicationEngine:
 
     # --- public API ----------------------------------------------------------------------------
 
-    def handlers(self) -> list[hooks.Hook]:
-        """Hooks to install (hooks.install/install_default/install_global) so hooked clients
-        trigger replication and see ReplicationStatus and faithful replication configurations."""
-        hook_list = [hooks.capture_params("s3")]
-        for operation in ("PutObject", "CopyObject", "CompleteMultipartUpload"):
-            hook_list.append(
-                hooks.Hook(f"after-call.s3.{operation}", self._after_write, f"replication.write.{operation}")
-            )
-        for operation in ("HeadObject", "GetObject"):
-            hook_list.append(
-                hooks.Hook(f"after-call.s3.{operation}", self._after_read, f"replication.status.{operation}")
-            )
-        hook_list += [
-            hooks.Hook(
-                "after-call.s3.PutBucketReplication", self._after_put_configuration, "replication.config.put"
-            ),
-            hooks.Hook(
-                "after-call.s3.DeleteBucketReplication",
-                self._after_delete_configuration,
-                "replication.config.delete",
-            ),
-            hooks.Hook(
-                "after-call.s3.GetBucketReplication", self._after_get_configuration, "replication.config.get"
-            ),
-        ]
-        return hook_list
-
     def replication_status(self, bucket: str, key: str, version_id: str) -> str | None:
         """COMPLETED, FAILED or REPLICA; None when the version was never eligible for a rule."""
         with self._state.lock:
@@ -285,6 +134,23 @@ class ReplicationEngine:
             self._state.configurations.clear()
             self._state.errors.clear()
 
+    def record_configuration(self, bucket: str, configuration: Mapping[str, Any]) -> None:
+        """Keep the replication configuration a caller put (moto's rendering of it is lossy)."""
+        with self._state.lock:
+            self._state.configurations[bucket] = json.loads(json.dumps(configuration, default=str))
+
+    def forget_configuration(self, bucket: str) -> None:
+        with self._state.lock:
+            self._state.configurations.pop(bucket, None)
+
+    def faithful_configuration(self, bucket: str, moto_view: Mapping[str, Any]) -> dict[str, Any]:
+        """What GetBucketReplication answers in S3: the configuration as put, while moto still holds it."""
+        with self._state.lock:
+            stored = self._state.configurations.get(bucket)
+        if stored is not None and _same_configuration(stored, moto_view):
+            return _with_moto_ids(stored, moto_view)
+        return dict(moto_view)
+
     def replication_configuration(self, bucket: str) -> dict[str, Any] | None:
         """The bucket's replication configuration as it was put (moto's own rendering is lossy);
         None when the bucket has none or does not exist."""
@@ -302,11 +168,7 @@ class ReplicationEngine:
             if _error_code(error) == "ReplicationConfigurationNotFoundError":
                 raise _ReplicationFailure("SrcBucketReplicationConfigMissing") from error
             raise
-        with self._state.lock:
-            stored = self._state.configurations.get(bucket)
-        if stored is not None and _same_configuration(stored, moto_view):
-            return _with_moto_ids(stored, moto_view)
-        return dict(moto_view)
+        return self.faithful_configuration(bucket, moto_view)
 
     def eligible_rules(self, bucket: str, key: str, version: SourceVersion | str) -> list[ApplicableRule]:
         """Per destination, the highest-priority enabled rule that applies to the version (filter,
@@ -624,22 +486,7 @@ class ReplicationEngine:
 
     def _align_replica_version(self, bucket: str, key: str, moto_version: str, source_version: str) -> bool:
         """Give the replica the source version's id in moto's store, when moto runs in this process."""
-        try:
-            from moto.s3.models import s3_backends
-
-            backend = s3_backends[self.account_id]["aws"]
-            stored = backend.buckets[bucket].keys.getlist(key)
-        except Exception:  # moto not importable or the server runs elsewhere: keep moto's id
-            return False
-        for fake_key in stored:
-            if str(fake_key.version_id) == moto_version:
-                old_arn = fake_key.arn
-                fake_key._version_id = source_version
-                # moto keys object tags by an ARN that includes the version id
-                backend.tagger.copy_tags(old_arn, fake_key.arn)
-                backend.tagger.delete_all_tags_for_resource(old_arn)
-                return True
-        return False
+        return set_replica_version_id(self.account_id, bucket, key, moto_version, source_version)
 
     # --- failure events ----------------------------------------------------------------------------
 
@@ -739,168 +586,3 @@ class ReplicationEngine:
                 "failureReason": reason,
             },
         }
-
-    # --- hooks ---------------------------------------------------------------------------------
-
-    def _record_error(self, what: str) -> None:
-        logger.exception("replication emulator failed while %s", what)
-        with self._state.lock:
-            self._state.errors.append(what)
-
-    def _after_write(
-        self, http_response: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any
-    ) -> None:
-        if http_response.status_code >= 300 or not parsed.get("VersionId"):
-            return
-        params = context.get(hooks.PARAMS_CONTEXT_KEY) or {}
-        bucket, key = params.get("Bucket"), params.get("Key")
-        if not bucket or not key or parsed["VersionId"] == "null":
-            return
-        try:
-            self.replicate_version(str(bucket), str(key), str(parsed["VersionId"]), trigger="live")
-        except Exception:
-            self._record_error(f"replicating s3://{bucket}/{key}?versionId={parsed['VersionId']}")
-
-    def _after_read(
-        self, http_response: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any
-    ) -> None:
-        if http_response.status_code >= 300:
-            return
-        params = context.get(hooks.PARAMS_CONTEXT_KEY) or {}
-        version_id = parsed.get("VersionId") or params.get("VersionId")
-        if not params.get("Bucket") or not params.get("Key") or not version_id:
-            return
-        status = self.replication_status(str(params["Bucket"]), str(params["Key"]), str(version_id))
-        if status is not None:
-            parsed["ReplicationStatus"] = status
-            parsed.get("ResponseMetadata", {}).get("HTTPHeaders", {})["x-amz-replication-status"] = status
-
-    def _after_put_configuration(self, http_response: Any, context: dict[str, Any], **_: Any) -> None:
-        params = context.get(hooks.PARAMS_CONTEXT_KEY) or {}
-        if (
-            http_response.status_code < 300
-            and params.get("Bucket")
-            and params.get("ReplicationConfiguration")
-        ):
-            with self._state.lock:
-                self._state.configurations[str(params["Bucket"])] = json.loads(
-                    json.dumps(params["ReplicationConfiguration"], default=str)
-                )
-
-    def _after_delete_configuration(self, http_response: Any, context: dict[str, Any], **_: Any) -> None:
-        params = context.get(hooks.PARAMS_CONTEXT_KEY) or {}
-        if http_response.status_code < 300 and params.get("Bucket"):
-            with self._state.lock:
-                self._state.configurations.pop(str(params["Bucket"]), None)
-
-    def _after_get_configuration(
-        self, http_response: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any
-    ) -> None:
-        params = context.get(hooks.PARAMS_CONTEXT_KEY) or {}
-        moto_view = parsed.get("ReplicationConfiguration")
-        if http_response.status_code >= 300 or not moto_view or not params.get("Bucket"):
-            return
-        with self._state.lock:
-            stored = self._state.configurations.get(str(params["Bucket"]))
-        if stored is not None and _same_configuration(stored, moto_view):
-            parsed["ReplicationConfiguration"] = _with_moto_ids(stored, moto_view)
-
-
-# --- rules -----------------------------------------------------------------------------------------
-
-
-def _destinations(configuration: Mapping[str, Any]) -> list[tuple[str, str]]:
-    return [
-        (str(r.get("Status")), str(r.get("Destination", {}).get("Bucket")))
-        for r in configuration.get("Rules", [])
-    ]
-
-
-def _same_configuration(stored: Mapping[str, Any], moto_view: Mapping[str, Any]) -> bool:
-    """Whether the stored configuration is still the one moto holds (moto's view keeps the role,
-    the rules' order, status and destinations)."""
-    return stored.get("Role") == moto_view.get("Role") and _destinations(stored) == _destinations(moto_view)
-
-
-def _with_moto_ids(stored: Mapping[str, Any], moto_view: Mapping[str, Any]) -> dict[str, Any]:
-    """The stored configuration with the rule ids S3 (moto) assigned where the caller gave none."""
-    configuration = json.loads(json.dumps(stored))
-    for rule, moto_rule in zip(configuration.get("Rules", []), moto_view.get("Rules", []), strict=False):
-        if not rule.get("ID") and moto_rule.get("ID"):
-            rule["ID"] = moto_rule["ID"]
-    return dict(configuration)
-
-
-def _filter_matches(rule: Mapping[str, Any], key: str, tags: Mapping[str, str]) -> bool:
-    if "Filter" not in rule:
-        return key.startswith(str(rule.get("Prefix") or ""))
-    rule_filter = rule.get("Filter") or {}
-    if "And" in rule_filter:
-        conjunction = rule_filter["And"] or {}
-        required = {t["Key"]: t["Value"] for t in conjunction.get("Tags", [])}
-        prefix = str(conjunction.get("Prefix") or "")
-    else:
-        tag = rule_filter.get("Tag")
-        required = {tag["Key"]: tag["Value"]} if tag else {}
-        prefix = str(rule_filter.get("Prefix") or "")
-    return key.startswith(prefix) and all(tags.get(k) == v for k, v in required.items())
-
-
-def _eligible_rules(
-    configuration: Mapping[str, Any], key: str, version: SourceVersion
-) -> list[ApplicableRule]:
-    best: dict[str, ApplicableRule] = {}
-    order: list[str] = []
-    for rule in configuration.get("Rules", []):
-        if rule.get("Status") != "Enabled" or not _filter_matches(rule, key, version.tags):
-            continue
-        if version.is_kms_encrypted:
-            criteria = (rule.get("SourceSelectionCriteria") or {}).get("SseKmsEncryptedObjects") or {}
-            if criteria.get("Status") != "Enabled":
-                continue  # SSE-KMS objects replicate only for rules that opt in
-        if version.head.get("SSECustomerAlgorithm"):
-            continue  # SSE-C objects replicate only with Batch Replication opt-in; not emulated
-        destination_arn = str(rule.get("Destination", {}).get("Bucket", ""))
-        candidate = ApplicableRule(
-            rule_id=rule.get("ID"),
-            priority=int(rule.get("Priority") or 0),
-            destination_bucket=bucket_name_from_arn(destination_arn),
-            destination_arn=destination_arn,
-            rule=rule,
-        )
-        current = best.get(destination_arn)
-        if current is None:
-            order.append(destination_arn)
-            best[destination_arn] = candidate
-        elif candidate.priority > current.priority:
-            best[destination_arn] = candidate
-    return [best[arn] for arn in order]
-
-
-def _wants_failure_event(config: Mapping[str, Any], key: str) -> bool:
-    events = config.get("Events", [])
-    if FAILED_REPLICATION_EVENT not in events and not any(e in events for e in _REPLICATION_EVENT_WILDCARDS):
-        return False
-    rules = ((config.get("Filter") or {}).get("Key") or {}).get("FilterRules", [])
-    for filter_rule in rules:
-        name, value = str(filter_rule.get("Name", "")).lower(), str(filter_rule.get("Value", ""))
-        if name == "prefix" and not key.startswith(value):
-            return False
-        if name == "suffix" and not key.endswith(value):
-            return False
-    return True
-
-
-def _names_principal_directly(policy: SourcedPolicy, decision: Evaluation, principal_arn: str) -> bool:
-    """Whether an allowing statement names the principal itself (or everyone), not just its account."""
-    statements = policy.statements()
-    for match in decision.matched_statements:
-        element = statements[match.index].get("Principal")
-        if element == "*":
-            return True
-        if isinstance(element, Mapping):
-            values = element.get("AWS", [])
-            values = values if isinstance(values, list) else [values]
-            if principal_arn in values or "*" in values:
-                return True
-    return False

@@ -18,7 +18,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 from botocore.utils import parse_timestamp
 
-from replimend_local.batch_manifests import ManifestEntry
+from replimend_local.batch_operations.manifests import ManifestEntry
+from replimend_local.s3_rules import rule_filter_matches
 
 ReplicationStatusLookup = Callable[[str, str, str], str | None]
 """(bucket, key, version id) -> the version's replication status as S3 reports it, or None."""
@@ -45,27 +46,6 @@ class GenerationError(Exception):
 def _as_datetime(value: Any) -> datetime:
     moment = value if isinstance(value, datetime) else parse_timestamp(value)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def rule_filter_matches(rule: Mapping[str, Any], key: str, tags: Callable[[], dict[str, str]]) -> bool:
-    """Whether ``key`` (with tags fetched lazily) falls under ``rule``'s filter (V2 Filter or V1 Prefix)."""
-    if "Filter" not in rule:
-        return key.startswith(str(rule.get("Prefix") or ""))
-    rule_filter = rule["Filter"] or {}
-    if "And" in rule_filter:
-        conjunction = rule_filter["And"] or {}
-        prefix = str(conjunction.get("Prefix") or "")
-        wanted = {tag["Key"]: tag["Value"] for tag in conjunction.get("Tags") or []}
-    else:
-        prefix = str(rule_filter.get("Prefix") or "")
-        tag = rule_filter.get("Tag")
-        wanted = {tag["Key"]: tag["Value"]} if tag else {}
-    if not key.startswith(prefix):
-        return False
-    if not wanted:
-        return True
-    present = tags()
-    return all(present.get(name) == value for name, value in wanted.items())
 
 
 class ManifestGenerator:

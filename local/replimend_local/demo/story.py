@@ -1,148 +1,49 @@
-"""`replimend demo`: the whole story on an embedded AWS.
-
-1. Start the embedded AWS (moto + emulators) and deploy template.yaml into it with the local runtime.
-2. Enroll one source bucket per scenario (us-east-1 → us-west-2), break each the way the field
-   breaks them, upload objects; the replication engine decides every outcome from that state.
-3. Failure events flow through the real pipeline (engine → FailureQueue → ingest → ledger) and the
-   demo shows what failed, why, and what the operator must fix (the reason registry's fix and CLI).
-4. When the template has the remediation functions: diagnose each incident (the failing check and
-   its fix), apply the fixes as an operator would (declaring nothing), let the remediate schedule
-   fire on the runtime's clock (its diagnosis gate releases what is fixed), let Batch Operations run
-   the jobs and track_jobs close the objects. One cause is only claimed fixed (a runbook sets the
-   operator override, the role stays broken): its objects fail job after job, wait out an
-   exponential backoff on the simulated clock, and are given up (escalated) at MaxAttempts. Show
-   each pass, final states, jobs and audit trails.
-5. Check every object against the states its scenario allows (a given-up object after exactly
-   MaxAttempts attempts) and that every pass started at most one job per (source, destination);
-   write the JSON report.
-
-The whole run happens at the runtime's simulated time (``LocalRuntime.simulated_time``): handlers,
-emulators, moto and the demo's own ledger writes read the local clock, so backoff elapses when the
-clock is advanced.
-"""
+"""The demo's story, in order: start the stack, enroll and break buckets, upload, detect, fix and
+remediate pass by pass, settle; then (``--keep``) serve the account."""
 
 from __future__ import annotations
 
 import json
 import re
 import sys
-import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.panel import Panel
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from replimend_cli.ledger_cmds import incident_json
-from replimend_cli.remediation_cmds import job_summary
-from replimend_local.demo_scenarios import (
+from replimend_local.demo.checks import DemoObject
+from replimend_local.demo.rendering import plural, status_text
+from replimend_local.demo.report import Reporting
+from replimend_local.demo.scenarios import (
     DEMO_KEYS,
     DESTINATION_REGION,
     SCENARIOS,
     SOURCE_REGION,
     Account,
-    Scenario,
     ScenarioNames,
 )
-from replimend_local.embedded import EmbeddedAws
-from replimend_local.runner import Invocation, LocalRuntime
-from replimend_local.sam_template import TEMPLATE_PATH, load_template
-
-STACK_NAME = "replimend-demo"
-OPERATOR = "operator:demo"
-#: Marks an incident fixed without fixing anything, before every pass (the fix_claimed_only scenario).
-RUNBOOK = "runbook:auto-mark-fixed"
-MAX_REMEDIATION_PASSES = 8
-#: Parameters the demo gives the stack when the template declares them: fewer attempts and a shorter
-#: backoff than the defaults (5, 900 s) so the give-up story fits in a few 15-minute passes.
-DEMO_PARAMETERS: dict[str, Any] = {"LogLevel": "WARNING", "MaxAttempts": 3, "BackoffBaseSeconds": 600}
-REMEDIATION_PARAMETERS = ("RemediationSchedule", "MaxAttempts", "BackoffBaseSeconds", "BackoffMaxSeconds")
+from replimend_local.demo.state import (
+    DEMO_PARAMETERS,
+    MAX_REMEDIATION_PASSES,
+    OPERATOR,
+    REMEDIATION_PARAMETERS,
+    RUNBOOK,
+    STACK_NAME,
+)
+from replimend_local.sam import TEMPLATE_PATH, LocalRuntime, load_template
+from replimend_local.serve import invocation_line, serve_until_signalled
+from replimend_local.stack import local_stack
 
 
-@dataclass
-class DemoObject:
-    """One uploaded object version and what became of it."""
-
-    scenario: Scenario
-    names: ScenarioNames
-    key: str
-    version_id: str
-    failure_reason: str | None = None
-    category: str | None = None
-    action: str | None = None
-    detected_state: str | None = None
-    final_state: str = ""
-    attempts: int = 0
-    job_ids: list[str] = field(default_factory=list)
-    replica_present: bool = False
-    source_status: str | None = None  # the source version's ReplicationStatus at the end
-    allowed: frozenset[str] = frozenset()
-    #: a given-up object must have used exactly this many attempts (the stack's MaxAttempts)
-    max_attempts: int | None = None
-
-    @property
-    def ok(self) -> bool:
-        if self.final_state == "GAVE_UP" and self.max_attempts is not None:
-            return self.final_state in self.allowed and self.attempts == self.max_attempts
-        return self.final_state in self.allowed
-
-    def report(self) -> dict[str, Any]:
-        return {
-            "scenario": self.scenario.slug,
-            "source_bucket": self.names.source_bucket,
-            "key": self.key,
-            "version_id": self.version_id,
-            "destination_bucket": self.names.destination_bucket,
-            "final_state": self.final_state,
-            "allowed_states": sorted(self.allowed),
-            "ok": self.ok,
-            "failure_reason": self.failure_reason,
-            "category": self.category,
-            "action": self.action,
-            "detected_state": self.detected_state,
-            "attempts": self.attempts,
-            "job_ids": self.job_ids,
-            "replica_present": self.replica_present,
-            "source_replication_status": self.source_status,
-        }
-
-
-class Demo:
-    def __init__(
-        self,
-        console: Console | None = None,
-        *,
-        remediation: bool | None = None,
-        template_path: Path = TEMPLATE_PATH,
-    ) -> None:
-        self.template_path = template_path
-        # wide enough for the tables when the output is a file or a pipe (rich's default is 80)
-        self.console = console or Console(width=None if sys.stdout.isatty() else 150)
-        self.want_remediation = remediation
-        self.objects: list[DemoObject] = []
-        self.passes: list[dict[str, Any]] = []
-        self.settings: Any = None  # RemediationSettings of the remediate function, when remediation runs
-        self.fixes: dict[str, str] = {}
-        self._event_tally: dict[tuple[str, str], Counter[str]] = {}
-        self._tally_ms: dict[tuple[str, str], float] = {}
-        self.started = time.monotonic()
-        self.started_at = datetime.now(UTC)  # real time: the run itself happens at simulated time
-        self.aws: EmbeddedAws | None = None
-        self.runtime: LocalRuntime | None = None
-        self.ledger: Any = None
-        self.account: Account | None = None
-
+class Demo(Reporting):
     # ------------------------------------------------------------------ run
 
     def run(self, report_path: Path | None = None) -> int:
-        with self._embedded() as runtime:
+        with self._exit_stack:
+            runtime = self._start()
             remediation = self._remediation_available(runtime)
             if remediation:
                 self._show_parameters(runtime)
@@ -153,60 +54,53 @@ class Demo:
                 self._remediate()
             self._settle(remediation=remediation)
             report = self._report(remediation=remediation)
-        if report_path is not None:
-            report_path.parent.mkdir(parents=True, exist_ok=True)
-            report_path.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
-            self.console.print(f"Report written to [bold]{report_path}[/]")
+            if report_path is not None:
+                report_path.parent.mkdir(parents=True, exist_ok=True)
+                report_path.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+                self.console.print(f"Report written to [bold]{report_path}[/]")
+            if self.keep:
+                self._keep_serving()
         return 0 if report["ok"] else 1
 
-    @contextmanager
-    def _embedded(self) -> Iterator[LocalRuntime]:
+    def _keep_serving(self) -> None:
+        """``--keep``: the demo's account goes on running (real time, event sources, schedules)."""
+        assert self.stack is not None
+        self.console.rule("The demo's account keeps running: try the README's operating commands on it")
+        self.stack.runtime.on_invocation = lambda i: print(invocation_line(i), file=sys.stderr, flush=True)
+        serve_until_signalled(self.stack)
+
+    def _start(self) -> LocalRuntime:
         names = [ScenarioNames(s.slug, "123456789012") for s in SCENARIOS]
         self.console.rule("[bold]replimend demo[/]: S3 replication failures, caught and mended")
-        with EmbeddedAws() as aws:
-            self.aws = aws
-            with self._step("Starting the embedded AWS and deploying template.yaml"):
-                runtime = LocalRuntime(
+        with self._step("Starting the embedded AWS and deploying template.yaml"):
+            stack = self._exit_stack.enter_context(
+                local_stack(
                     load_template(self.template_path),  # code paths relative to the repository
                     stack_name=STACK_NAME,
                     parameters=self._parameters([f"arn:aws:s3:::{n.source_bucket}" for n in names]),
-                    account_id=aws.account_id,
+                    port=self.port,
                     on_invocation=self._show_invocation,
+                    load_functions=True,
                 )
-                runtime.deploy()
-                runtime.load_functions()  # cold starts under the template's environment (log level)
-            if aws.batch_operations is not None:
-                runtime.add_poller(aws.batch_operations.process_jobs)
-            self.runtime = runtime
-            self.ledger = self._ledger(runtime)
-            self.account = Account(
-                account_id=aws.account_id,
-                failure_queue_arn=runtime.attribute("FailureQueue", "Arn"),
-                clients=aws.client,
             )
-            self.console.print(
-                f"  moto server [cyan]{aws.endpoint_url}[/], stack [cyan]{STACK_NAME}[/]: "
-                f"{len(runtime.resources)} resources, functions {', '.join(runtime.functions)}"
-            )
-            try:
-                # the embedded account lives at the runtime's clock from here on (see runner.SimulatedTime)
-                with runtime.simulated_time():
-                    yield runtime
-            finally:
-                runtime.close()
+        aws, runtime = stack.aws, stack.runtime
+        self.stack, self.aws, self.runtime = stack, aws, runtime
+        self.ledger = stack.ledger
+        self.account = Account(
+            account_id=aws.account_id,
+            failure_queue_arn=runtime.attribute("FailureQueue", "Arn"),
+            clients=aws.client,
+        )
+        self.console.print(
+            f"  moto server [cyan]{aws.endpoint_url}[/], stack [cyan]{STACK_NAME}[/]: "
+            f"{len(runtime.resources)} resources, functions {', '.join(runtime.functions)}"
+        )
+        return runtime
 
     def _parameters(self, source_arns: list[str]) -> dict[str, Any]:
         declared = load_template(self.template_path).get("Parameters") or {}
         wanted: dict[str, Any] = {**DEMO_PARAMETERS, "SourceBucketArns": ",".join(source_arns)}
         return {name: value for name, value in wanted.items() if name in declared}
-
-    @staticmethod
-    def _ledger(runtime: LocalRuntime) -> Any:
-        from replimend.ledger import Ledger
-        from replimend.settings import LedgerSettings, load_settings
-
-        environment = next(iter(runtime.functions.values())).environment
-        return Ledger.from_settings(load_settings(LedgerSettings, environment))
 
     def _show_parameters(self, runtime: LocalRuntime) -> None:
         from replimend.settings import RemediationSettings, load_settings
@@ -297,7 +191,7 @@ class Demo:
             table.add_row(
                 obj.scenario.slug,
                 obj.key,
-                _status_text(status),
+                status_text(status),
                 obj.failure_reason or "",
                 obj.category or "",
                 obj.action or "",
@@ -305,16 +199,21 @@ class Demo:
             )
         self.console.print(table)
 
-        seen: set[tuple[str, str]] = set()
+        # one panel per failure reason: its fix once, then the command for each scenario it broke
+        by_reason: dict[str, dict[str, DemoObject]] = {}
         for obj in self.objects:
-            if not obj.failure_reason or (obj.scenario.slug, obj.failure_reason) in seen:
-                continue
-            seen.add((obj.scenario.slug, obj.failure_reason))
-            entry = reason_entry(obj.failure_reason)
+            if obj.failure_reason:
+                by_reason.setdefault(obj.failure_reason, {}).setdefault(obj.scenario.slug, obj)
+        for reason, scenarios in by_reason.items():
+            entry = reason_entry(reason)
+            commands = "\n\n".join(
+                f"[bold]{slug}[/]\n[cyan]{self._fill(entry.cli, obj)}[/]" for slug, obj in scenarios.items()
+            )
             self.console.print(
                 Panel(
-                    f"{entry.fix}\n\n[cyan]{self._fill(entry.cli, obj)}[/]",
-                    title=f"[bold]{obj.scenario.slug}[/]: {entry.code} ({entry.category}, {entry.action})",
+                    f"{entry.fix}\n\n{commands}",
+                    title=f"[bold]{entry.code}[/] ({entry.category}, {entry.action}): {len(scenarios)} "
+                    f"scenario{'s' if len(scenarios) != 1 else ''}",
                     title_align="left",
                     expand=False,
                 )
@@ -463,8 +362,8 @@ class Demo:
         clock = self.runtime.clock.now()
         per_pair = Counter(f"{job.source_bucket} -> {job.destination_bucket}" for job in created)
         one_per_pair = all(count == 1 for count in per_pair.values())
-        pairs = _plural(len(per_pair), "(source, destination) pair")
-        pairs_text = f"{_plural(len(created), 'job')} started for {pairs}" if created else "no job started"
+        pairs = plural(len(per_pair), "(source, destination) pair")
+        pairs_text = f"{plural(len(created), 'job')} started for {pairs}" if created else "no job started"
         verdict = "[green]one per pair ✓[/]" if one_per_pair else "[bold red]several jobs for one pair ✗[/]"
         self.console.print(
             f"[bold]pass {number}[/] at {clock:%H:%M} (local clock): {pairs_text}"
@@ -515,42 +414,6 @@ class Demo:
                 "objects_moved": moved,
             }
         )
-
-    def _scenario_line(
-        self,
-        items: list[tuple[DemoObject, Any]],
-        jobs: dict[str, Any],
-        created_ids: set[str],
-        clock: datetime,
-    ) -> str:
-        states = Counter(str(record.state) for _obj, record in items)
-        parts = [", ".join(f"{count} {state}" for state, count in sorted(states.items()))]
-        job_ids = sorted({record.job_id for _obj, record in items if record.job_id})
-        for job_id in job_ids:
-            job = jobs.get(job_id)
-            if job is not None and job_id in created_ids:
-                outcome = f"{job.tasks_succeeded} succeeded, {job.tasks_failed} failed"
-                parts.append(f"job {job_id[:8]} ({job.status}: {outcome})")
-        attempts = {record.attempts for _obj, record in items}
-        if attempts != {0}:
-            maximum = self.settings.max_attempts if self.settings is not None else "?"
-            parts.append(f"attempts {'/'.join(str(a) for a in sorted(attempts))} of {maximum}")
-        reasons = sorted(
-            {r.failure_reason for _o, r in items if r.failure_reason and str(r.state) != "REPLICATED"}
-        )
-        if reasons and states.keys() & {"FAILED", "BLOCKED", "GAVE_UP"}:
-            parts.append(f"reason {', '.join(reasons)}")
-        due = sorted({r.next_attempt_at for _o, r in items if r.next_attempt_at and str(r.state) == "FAILED"})
-        if due:
-            minutes = int((due[0] - clock).total_seconds() // 60)
-            parts.append(
-                f"next attempt after {due[0]:%H:%M:%S} (backoff: {minutes} min from now)"
-                if due[0] > clock
-                else f"due since {due[0]:%H:%M:%S}"
-            )
-        if "GAVE_UP" in states:
-            parts.append("[bold]given up: escalated to a person[/]")
-        return "; ".join(parts)
 
     def _delete_versions(self) -> list[str]:
         assert self.account is not None
@@ -611,7 +474,7 @@ class Demo:
                 obj.scenario.slug,
                 obj.key,
                 obj.final_state,
-                _status_text(obj.source_status) if obj.source_status else "[dim]version gone[/]",
+                status_text(obj.source_status) if obj.source_status else "[dim]version gone[/]",
                 str(obj.attempts),
                 ", ".join(j[:8] for j in obj.job_ids),
                 "yes" if obj.replica_present else "no",
@@ -622,187 +485,6 @@ class Demo:
             self._show_jobs()
             self._show_history()
 
-    def _show_jobs(self) -> None:
-        jobs = self.ledger.list_jobs()
-        table = Table("job", "source", "destination", "objects", "status", "succeeded", "failed")
-        for job in jobs:
-            table.add_row(
-                job.job_id,
-                job.source_bucket,
-                job.destination_bucket or "(generated)",
-                str(job.object_count),
-                job.status,
-                str(job.tasks_succeeded),
-                str(job.tasks_failed),
-            )
-        self.console.print(table)
-        for entry in self.passes:
-            if entry["jobs_created"]:
-                pairs = len({tuple(p) for p in entry["pairs"]})
-                self.console.print(
-                    f"  pass {entry['pass']}: {_plural(len(entry['jobs_created']), 'job')} for "
-                    f"{_plural(pairs, '(source, destination) pair')}"
-                )
-
-    def _show_history(self) -> None:
-        candidates = [o for o in self.objects if o.job_ids] or [o for o in self.objects if o.failure_reason]
-        if not candidates:
-            return
-        repaired = [o for o in candidates if o.final_state != "GAVE_UP"] or candidates
-        shown = [next((o for o in repaired if not o.key.isascii()), repaired[0])]
-        shown += [o for o in candidates if o.final_state == "GAVE_UP"][:1]
-        for obj in shown:
-            self._show_object_history(obj)
-
-    def _show_object_history(self, obj: DemoObject) -> None:
-        table = Table(
-            "time",
-            "kind",
-            "from",
-            "to",
-            "reason",
-            "actor",
-            "job",
-            title=f"s3://{obj.names.source_bucket}/{obj.key}",
-        )
-        for entry in self.ledger.history(obj.names.source_bucket, obj.key):
-            table.add_row(
-                entry.at.strftime("%H:%M:%S"),
-                entry.kind,
-                str(entry.from_state or ""),
-                str(entry.to_state or ""),
-                entry.reason or "",
-                entry.actor,
-                (entry.job_id or "")[:8],
-            )
-        title = f"Audit trail (replimend history): {obj.scenario.slug}, {obj.final_state}"
-        self.console.print(Panel(table, title=title, expand=False))
-
-    def _report(self, *, remediation: bool) -> dict[str, Any]:
-        duration = time.monotonic() - self.started
-        failures = [o for o in self.objects if not o.ok]
-        crowded = [entry["pass"] for entry in self.passes if not entry["one_job_per_pair"]]
-        checks = {"objects_in_allowed_states": not failures, "one_job_per_pair_per_pass": not crowded}
-        parameters = self.runtime.parameters if self.runtime is not None else {}
-        report = {
-            "generated_at": (self.started_at + timedelta(seconds=duration)).isoformat(),
-            "duration_seconds": round(duration, 2),
-            "remediation": remediation,
-            "ok": all(checks.values()),
-            "checks": checks,
-            "parameters": {name: parameters[name] for name in REMEDIATION_PARAMETERS if name in parameters},
-            "max_attempts": self.settings.max_attempts if self.settings is not None else None,
-            "simulated_clock": self.runtime.clock.now().isoformat() if self.runtime is not None else None,
-            "scenarios": [
-                {
-                    "slug": s.slug,
-                    "title": s.title,
-                    "expected_reason": s.expected_reason,
-                    "fix": self.fixes.get(s.slug),
-                    "deleted_keys": list(s.deleted_keys),
-                    "fix_claimed_only": s.fix_claimed_only,
-                }
-                for s in SCENARIOS
-            ],
-            "objects": [o.report() for o in self.objects],
-            "jobs": [job_summary(job) for job in self.ledger.list_jobs()],
-            "incidents": [incident_json(i) for i in self.ledger.list_incidents(open_only=False)],
-            "passes": self.passes,
-            "invocations": _invocation_counts(self.runtime.invocations if self.runtime else []),
-        }
-        if crowded:
-            self.console.print(
-                f"[bold red]passes {crowded} started several jobs for one (source, destination)[/]"
-            )
-        if failures:
-            self.console.print(
-                f"[bold red]{len(failures)} objects ended in a state their scenario does not allow[/]"
-            )
-        if report["ok"]:
-            self.console.print(
-                f"[bold green]Every object ended where its scenario allows[/] in {duration:.1f} s"
-            )
-        return report
-
-    # ------------------------------------------------------------------ helpers
-
-    def _replication_status(self, obj: DemoObject) -> str | None:
-        assert self.account is not None
-        try:
-            head = self.account.s3(SOURCE_REGION).head_object(
-                Bucket=obj.names.source_bucket, Key=obj.key, VersionId=obj.version_id
-            )
-        except Exception:
-            return None  # the version is gone
-        return head.get("ReplicationStatus")
-
-    def _replica_present(self, obj: DemoObject) -> bool:
-        assert self.account is not None
-        try:
-            self.account.s3(DESTINATION_REGION).head_object(Bucket=obj.names.destination_bucket, Key=obj.key)
-        except Exception:
-            return False
-        return True
-
-    def _show_invocation(self, invocation: Invocation) -> None:
-        if invocation.ok and invocation.trigger.startswith(("rule:", "schedule:")):
-            # job events come by the dozen, reconciliations every 5 minutes: counted, shown as one line
-            key = (invocation.function_id, invocation.trigger)
-            self._event_tally.setdefault(key, Counter())[invocation.summary or "event"] += 1
-            self._tally_ms[key] = self._tally_ms.get(key, 0.0) + invocation.duration_ms
-            return
-        style = "dim" if invocation.ok else "red"
-        detail = f" ({invocation.summary})" if invocation.summary else ""
-        error = f": {invocation.error}" if invocation.error else ""
-        self.console.print(
-            f"  [{style}]λ {invocation.function_id} ← {invocation.trigger}{detail} "
-            f"{'ok' if invocation.ok else 'ERROR'} {invocation.duration_ms:.0f} ms{error}[/]"
-        )
-
-    def _flush_event_tally(self) -> None:
-        for (function_id, trigger), counts in self._event_tally.items():
-            detail = ", ".join(f"{count} {name}" for name, count in sorted(counts.items()))
-            took = self._tally_ms[(function_id, trigger)]
-            self.console.print(f"  [dim]λ {function_id} ← {trigger}: {detail} (all ok, {took:.0f} ms)[/]")
-        self._event_tally.clear()
-        self._tally_ms.clear()
-
-    @contextmanager
-    def _step(self, text: str) -> Iterator[None]:
-        with self.console.status(text):
-            yield
-        self.console.print(f"[green]✓[/] {text}")
-
-    def _progress(self) -> Progress:
-        return Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=self.console,
-            transient=False,
-        )
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-def _status_text(status: str | None) -> str:
-    if status in ("COMPLETE", "COMPLETED"):
-        return f"[green]{status}[/]"
-    if status == "FAILED":
-        return "[red]FAILED[/]"
-    return status or "[dim]none[/]"
-
-
-def _invocation_counts(invocations: list[Invocation]) -> dict[str, dict[str, int]]:
-    counts: dict[str, dict[str, int]] = {}
-    for invocation in invocations:
-        entry = counts.setdefault(invocation.function_id, {"ok": 0, "error": 0})
-        entry["ok" if invocation.ok else "error"] += 1
-    return counts
-
 
 def run_demo(
     report_path: Path | None = None,
@@ -810,6 +492,10 @@ def run_demo(
     console: Console | None = None,
     remediation: bool | None = None,
     template_path: Path = TEMPLATE_PATH,
+    keep: bool = False,
+    port: int = 0,
 ) -> int:
-    """Run the demo; 0 when every object ends in a state its scenario allows."""
-    return Demo(console, remediation=remediation, template_path=template_path).run(report_path)
+    """Run the demo; 0 when every object ends in a state its scenario allows. ``keep``: then serve the
+    demo's account on ``port`` until SIGINT/SIGTERM, as ``replimend local up`` does."""
+    demo = Demo(console, remediation=remediation, template_path=template_path, keep=keep, port=port)
+    return demo.run(report_path)
