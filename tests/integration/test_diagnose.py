@@ -13,7 +13,7 @@ import pytest
 
 from replimend.aws.config import AwsConfigReader
 from replimend.diagnose import Setup, Status, Target, checks_for_reason, destinations, diagnose
-from replimend_local.demo_scenarios import (
+from replimend_local.demo.scenarios import (
     DESTINATION_REGION,
     SCENARIOS,
     SOURCE_REGION,
@@ -274,7 +274,8 @@ def test_the_command_reports_errors_in_one_line(world: World, capsys: pytest.Cap
     assert main(["diagnose", "--bucket", "b", "--profile", "replimend-no-such-profile"]) == 2
     captured = capsys.readouterr()
     assert (
-        captured.err.startswith("replimend diagnose: error: ProfileNotFound")
+        captured.err.startswith("replimend: error: ")
+        and "replimend-no-such-profile" in captured.err
         and captured.err.count("\n") == 1
     )
     assert "Traceback" not in captured.err
