@@ -239,7 +239,7 @@ def run_remediation(
     """Seed ``failures`` failures of one pair, run one pass, report jobs, calls and seconds."""
     from replimend.aws.s3 import S3Objects, S3Storage
     from replimend.aws.s3control import BatchJobs
-    from replimend.models import ObjectState
+    from replimend.models import ObjectRef, ObjectState
     from replimend.remediate.gate import IncidentFlagGate
     from replimend.remediate.remediation import Remediation
 
@@ -277,7 +277,8 @@ def run_remediation(
             undo_quiet()
         calls = world.counter.snapshot()
         seconds_in_calls = world.counter.seconds_in_calls
-        in_job = sum(1 for _ in ledger.failures_in_state(ObjectState.IN_JOB, source_bucket=SOURCE))
+        refs = [ObjectRef(SOURCE, key, version, DEST) for key, version in objects]
+        in_job = sum(1 for r in ledger.get_failures(refs) if r.state is ObjectState.IN_JOB)
         manifest_rows = [
             sum(1 for _ in world.s3.get_object(Bucket=MANIFESTS, Key=key)["Body"].iter_lines())
             for source in result.sources

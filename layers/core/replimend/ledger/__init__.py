@@ -157,6 +157,10 @@ class Ledger:
     def get_failure(self, ref: ObjectRef) -> FailureRecord | None:
         return self._objects.get(ref)
 
+    def get_failures(self, refs: list[ObjectRef]) -> list[FailureRecord]:
+        """The records of ``refs`` that exist, in order (BatchGetItem, a hundred a call)."""
+        return self._objects.get_many(refs)
+
     def transition(
         self,
         record: FailureRecord,
