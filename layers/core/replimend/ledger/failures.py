@@ -1,9 +1,11 @@
 """Writes of object failure items: recording S3 events and lifecycle transitions.
 
 Writes never read first: a new failure is a conditional put (attribute_not_exists); when the item
-exists, DynamoDB answers with it (ReturnValuesOnConditionCheckFailure=ALL_OLD) and the event is
-re-decided on what it returned. Transitions are conditional on the item's ``v`` counter. The item
-layout is in ``objects.py``; the due-work index attributes come from ``due.py``.
+exists, DynamoDB answers with it (ReturnValuesOnConditionCheckFailure=ALL_OLD, PutItem/UpdateItem in
+the DynamoDB API reference: "the item attributes as they appeared before they were updated with
+the request") and the event is re-decided on what it returned. Transitions are conditional on
+the item's ``v`` counter. The item layout is in ``objects.py``; the due-work index attributes come
+from ``due.py``.
 """
 
 from __future__ import annotations
