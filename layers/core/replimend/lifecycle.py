@@ -79,9 +79,6 @@ CLOSING_STATES: Mapping[Action, ObjectState] = {
 }
 RETRYABLE_ACTIONS = frozenset({Action.RETRY, Action.RETRY_AFTER_FIX})
 
-#: Actors that record S3 events (their transitions are "by event": the newest event decides).
-EVENT_ACTORS = frozenset({"ingest", "backfill"})
-
 
 class IllegalTransitionError(ReplimendError):
     """A move the lifecycle does not allow (a bug in the caller, never a race)."""
@@ -90,10 +87,6 @@ class IllegalTransitionError(ReplimendError):
 def check_transition(from_state: ObjectState | None, to_state: ObjectState) -> None:
     if to_state not in TRANSITIONS[from_state]:
         raise IllegalTransitionError(f"{from_state or 'new'} -> {to_state} is not an allowed transition")
-
-
-def is_allowed(from_state: ObjectState | None, to_state: ObjectState) -> bool:
-    return to_state in TRANSITIONS[from_state]
 
 
 # --------------------------------------------------------------------------- events
@@ -312,12 +305,6 @@ class Backoff:
             digest = hashlib.sha256(f"{seed}#{attempts}".encode()).digest()[:8]
             delay -= delay * min(self.jitter, 1.0) * (int.from_bytes(digest, "big") / 2**64)
         return timedelta(seconds=delay)
-
-
-def retry_delay(
-    attempts: int, *, base_seconds: int, max_seconds: int, jitter: float = 0.0, seed: str = ""
-) -> timedelta:
-    return Backoff(base_seconds, max_seconds, jitter).delay(attempts, seed)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from replimend.lifecycle import retry_delay
+from replimend.lifecycle import Backoff
+
+
+def retry_delay(
+    attempts: int, *, base_seconds: int, max_seconds: int, jitter: float = 0.0, seed: str = ""
+) -> timedelta:
+    return Backoff(base_seconds, max_seconds, jitter).delay(attempts, seed)
 
 
 def test_delay_doubles_per_attempt_and_is_capped() -> None:

@@ -159,27 +159,6 @@ def test_other_describe_errors_stay_aws_call_errors(s3control: tuple[Any, Stubbe
     assert (error.value.operation, error.value.code) == ("DescribeJob", "TooManyRequestsException")
 
 
-def test_list_jobs_follows_next_token(s3control: tuple[Any, Stubber]) -> None:
-    client, stubber = s3control
-    stubber.add_response(
-        "list_jobs",
-        {"Jobs": [{"JobId": "job-1", "Status": "Active"}], "NextToken": "t"},
-        expected_params={"AccountId": ACCOUNT, "MaxResults": 1000, "JobStatuses": ["Active"]},
-    )
-    stubber.add_response(
-        "list_jobs",
-        {"Jobs": [{"JobId": "job-2", "Status": "Active"}]},
-        expected_params={
-            "AccountId": ACCOUNT,
-            "MaxResults": 1000,
-            "JobStatuses": ["Active"],
-            "NextToken": "t",
-        },
-    )
-    jobs = list(BatchJobs(lambda region: client, ACCOUNT).list_job_ids("eu-west-1", ["Active"]))
-    assert jobs == [("job-1", "Active"), ("job-2", "Active")]
-
-
 def test_the_stored_request_round_trips_unchanged() -> None:
     original = request()
     assert ReplicationJobRequest.from_json(original.to_json()) == original

@@ -107,17 +107,10 @@ class BatchJobs:
         ]
         return max(found)[1] if found else None
 
-    def list_job_ids(self, region: str, statuses: list[str] | None = None) -> Iterator[tuple[str, str]]:
-        """(job id, status) of the account's jobs in a Region; botocore has no paginator for ListJobs."""
-        for job in self._list_jobs(region, statuses):
-            yield job["JobId"], job.get("Status", "")
-
-    def _list_jobs(self, region: str, statuses: list[str] | None = None) -> Iterator[dict[str, Any]]:
+    def _list_jobs(self, region: str) -> Iterator[dict[str, Any]]:
         """Every JobListDescriptor, page by page: botocore has no paginator for ListJobs."""
         client = self._client_for_region(region)
         kwargs: dict[str, Any] = {"AccountId": self._account_id, "MaxResults": 1000}
-        if statuses:
-            kwargs["JobStatuses"] = statuses
         while True:
             try:
                 page: Any = client.list_jobs(**kwargs)
