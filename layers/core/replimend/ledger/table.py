@@ -198,7 +198,8 @@ class Table:
                 unprocessed = response.get("UnprocessedKeys", {}).get(self.name, {}).get("Keys", [])
                 pending = [dict(k) for k in unprocessed]
             if pending:
-                raise ConflictError(f"BatchGetItem on {self.name}: {len(pending)} keys unprocessed")
+                left = f"{len(pending)} keys left on {self.name}"
+                raise AwsCallError("BatchGetItem", "UnprocessedKeys", left)
         return found
 
 

@@ -70,6 +70,7 @@ class ManifestChunk:
     _hash: hashlib._Hash = field(init=False)
 
     record_count: int = 0
+    destinations: set[str] = field(default_factory=set)  # of every record added
 
     def __post_init__(self) -> None:
         self._hash = hashlib.sha256(f"{self.source_bucket}\n".encode())
@@ -87,6 +88,7 @@ class ManifestChunk:
             pickle.dump(record, self._records, protocol=pickle.HIGHEST_PROTOCOL)
         self.count += 1
         self.record_count += len(records)
+        self.destinations.update(record.ref.destination_bucket for record in records)
 
     def salt(self, text: str) -> None:
         """Make this chunk's digest (so its key and token) differ from an earlier identical one."""

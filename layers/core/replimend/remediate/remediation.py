@@ -339,8 +339,7 @@ class _Pass:
     def _submit(self, result: SourceResult, chunk: ManifestChunk) -> None:
         source = result.source_bucket
         result.manifest_keys.append(chunk.key)
-        records = list(chunk.records())
-        destinations = sorted({record.ref.destination_bucket for record in records})
+        destinations = sorted(chunk.destinations)
         if self.dry_run:
             logger.info(
                 "dry run: would start a job",
@@ -379,7 +378,7 @@ class _Pass:
         self.deps.storage.put_text(settings.manifest_bucket, marker, request.to_json())
         job = self._start_job(request)
         result.jobs.append(job.job_id)
-        if self._mark_in_job(result, job, records):
+        if self._mark_in_job(result, job, chunk.records()):  # streamed from the spool file
             self.deps.storage.delete(settings.manifest_bucket, marker)
 
     def _start_job(self, request: ReplicationJobRequest, *, resuming: bool = False) -> JobRecord:
