@@ -13,9 +13,17 @@ enabled and the source bucket's notification configuration asks for it, delivers
 ``s3:Replication:OperationFailedReplication`` event to the SQS queue or SNS topic, shaped as S3
 shapes it.
 
+Several rules and destinations: per destination the highest-priority enabled rule whose filter
+(:mod:`replimend_local.s3_rules`) selects the version decides; one outcome and, on failure, one event
+per destination; the source reads COMPLETED only when every destination succeeded, FAILED if any
+failed. Tags travel with ``s3:ReplicateObject`` (no ``s3:ReplicateTags`` needed); without
+``s3:GetObjectVersionTagging`` the replica is written without them, as AWS documents.
+
 Triggers: the ``after-call`` hooks of s3 PutObject, CopyObject and CompleteMultipartUpload on hooked
 sessions (see :meth:`ReplicationEngine.handlers` and :mod:`replimend_local.hooks`), or
-:meth:`ReplicationEngine.replicate_version` directly (S3 Batch Operations uses ``trigger="batch"``).
+:meth:`ReplicationEngine.replicate_version` directly (S3 Batch Operations uses ``trigger="batch"``;
+whether a batch task sends failure events is AWS-undocumented, so it is a switch,
+:attr:`ReplicationBackend.batch_failure_events`, off by default).
 HeadObject/GetObject responses of hooked clients carry ``ReplicationStatus``.
 
 Two moto gaps are closed here as well: GetBucketReplication answers moto's lossy rendering (every

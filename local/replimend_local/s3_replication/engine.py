@@ -120,14 +120,32 @@ class ReplicationBackend:
         with self._state.lock:
             return self._state.replica_versions.get((source_bucket, key, version_id, destination_bucket))
 
+    @property
+    def batch_failure_events(self) -> bool:
+        """Whether a Batch Replication task sends ``OperationFailedReplication`` events, one per failing
+        destination, as live replication does. AWS documents the events for replication in general
+        (https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-metrics-events.html) and
+        documents nothing about Batch Replication sending them or not, so the embedded account can do
+        either (False, the default: no events, the outcome is in the completion report only). Shared by
+        every engine on the endpoint, the Batch Operations emulator's included."""
+        with self._state.lock:
+            return self._state.batch_failure_events
+
+    @batch_failure_events.setter
+    def batch_failure_events(self, enabled: bool) -> None:
+        with self._state.lock:
+            self._state.batch_failure_events = bool(enabled)
+
     def errors(self) -> list[str]:
         """Emulator errors swallowed inside hooks (the caller's S3 call still succeeded)."""
         with self._state.lock:
             return list(self._state.errors)
 
     def reset(self) -> None:
-        """Forget statuses, outcomes and stored configurations (after resetting the moto server)."""
+        """Forget statuses, outcomes and stored configurations (after resetting the moto server), and
+        go back to the default of :attr:`batch_failure_events`."""
         with self._state.lock:
+            self._state.batch_failure_events = False
             self._state.statuses.clear()
             self._state.outcomes.clear()
             self._state.replica_versions.clear()
@@ -187,9 +205,11 @@ class ReplicationBackend:
     def replicate_version(
         self, source_bucket: str, key: str, version_id: str, *, trigger: Trigger = "live"
     ) -> list[ReplicationOutcome]:
-        """Replicate one source version as S3 would, record its status and (live only) send the
-        failure events. Returns one outcome per destination; [] when live replication does not
-        apply (no configuration, no matching rule, version gone, a replica)."""
+        """Replicate one source version to every destination whose rules apply, as S3 would, record its
+        status (FAILED if any destination failed, COMPLETED when all succeeded) and send one failure
+        event per failing destination (live; batch only with :attr:`batch_failure_events`). Returns one
+        outcome per destination; [] when live replication does not apply (no configuration, no
+        matching rule, version gone, a replica)."""
         if trigger not in ("live", "batch"):
             raise ValueError(f"trigger must be 'live' or 'batch', not {trigger!r}")
         with self._state.lock:
@@ -223,10 +243,13 @@ class ReplicationBackend:
                 outcomes.append(
                     ReplicationOutcome(rule.destination_bucket, rule.rule_id, FAILED, failure.reason)
                 )
-                if trigger == "live":
+                if trigger == "live" or self._state.batch_failure_events:
                     self._notify_failure(version, rule, failure.reason)
             else:
                 outcomes.append(ReplicationOutcome(rule.destination_bucket, rule.rule_id, COMPLETED))
+        # "The header of the source object returns a value of COMPLETED only when replication is
+        # successful to all destinations ... If one or more destinations fail replication, the header
+        # returns FAILED" (https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-status.html)
         status = FAILED if any(not o.succeeded for o in outcomes) else COMPLETED
         self._state.statuses[(bucket, key, version_id)] = status
         self._state.outcomes[(bucket, key, version_id)] = tuple(outcomes)
@@ -273,7 +296,7 @@ class ReplicationBackend:
         self._check_source_access(version, role)
         replica_key_arn = self._check_replica_key(version, rule, role)
         self._check_destination_access(version, rule, role)
-        self._copy(version, rule, replica_key_arn)
+        self._copy(version, rule, replica_key_arn, with_tags=self._may_read_tags(version, role))
 
     def _assumable_role(self, role_arn: str, source_arn: str) -> RolePolicies:
         if not role_arn:
@@ -329,8 +352,6 @@ class ReplicationBackend:
             and not self._role_may(role, "s3:GetObjectVersionAcl", object_arn).allowed
         ):
             raise _ReplicationFailure("SrcGetAclNotPermitted")
-        if version.tags and not self._role_may(role, "s3:GetObjectVersionTagging", object_arn).allowed:
-            raise _ReplicationFailure("SrcGetTaggingNotPermitted")
         if (
             version.head.get("ObjectLockMode")
             and not self._role_may(role, "s3:GetObjectRetention", object_arn).allowed
@@ -341,6 +362,15 @@ class ReplicationBackend:
             and not self._role_may(role, "s3:GetObjectLegalHold", object_arn).allowed
         ):
             raise _ReplicationFailure("SrcGetLegalHoldNotPermitted")
+
+    def _may_read_tags(self, version: SourceVersion, role: RolePolicies) -> bool:
+        """Whether the replica gets the source's tags. AWS, "Setting up permissions for live
+        replication" (https://docs.aws.amazon.com/AmazonS3/latest/userguide/setting-repl-config-perm-overview.html):
+        s3:GetObjectVersionTagging on the source "allow[s] Amazon S3 to read object tags for
+        replication ... If Amazon S3 doesn't have these permissions, it replicates the objects, but not
+        the object tags" - a missing permission drops the tags, it does not fail the object."""
+        object_arn = f"arn:aws:s3:::{version.bucket}/{version.key}"
+        return bool(version.tags) and self._role_may(role, "s3:GetObjectVersionTagging", object_arn).allowed
 
     def _check_replica_key(
         self, version: SourceVersion, rule: ApplicableRule, role: RolePolicies
@@ -391,8 +421,9 @@ class ReplicationBackend:
             "Owner"
         ) == "Destination" and not permitted("s3:ObjectOwnerOverrideToBucketOwner"):
             raise _ReplicationFailure("DstPutObjectNotPermitted")
-        if version.tags and not permitted("s3:ReplicateTags"):
-            raise _ReplicationFailure("DstPutTaggingNotPermitted")
+        # No s3:ReplicateTags check: "Permissions for the s3:ReplicateObject action on the destination
+        # bucket also allow replication of object tags, so you don't need to explicitly grant permission
+        # for the s3:ReplicateTags action" (setting-repl-config-perm-overview, see _may_read_tags).
         if version.head.get("ObjectLockMode") and not permitted("s3:PutObjectRetention"):
             raise _ReplicationFailure("DstPutRetentionNotPermitted")
         if version.head.get("ObjectLockLegalHoldStatus") == "ON" and not permitted("s3:PutObjectLegalHold"):
@@ -446,7 +477,9 @@ class ReplicationBackend:
 
     # --- copying -----------------------------------------------------------------------------------
 
-    def _copy(self, version: SourceVersion, rule: ApplicableRule, replica_key_arn: str | None) -> None:
+    def _copy(
+        self, version: SourceVersion, rule: ApplicableRule, replica_key_arn: str | None, *, with_tags: bool
+    ) -> None:
         source = self._s3.get_object(Bucket=version.bucket, Key=version.key, VersionId=version.version_id)
         body = source["Body"].read()
         put: dict[str, Any] = {
@@ -458,7 +491,7 @@ class ReplicationBackend:
         for header in _COPIED_HEADERS:
             if source.get(header):
                 put[header] = source[header]
-        if version.tags:
+        if with_tags:
             put["Tagging"] = urlencode(version.tags)
         storage_class = rule.rule.get("Destination", {}).get("StorageClass") or source.get("StorageClass")
         if storage_class and storage_class != "STANDARD":

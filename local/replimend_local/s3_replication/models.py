@@ -104,6 +104,9 @@ class _SharedState:
     configurations: dict[str, dict[str, Any]] = field(default_factory=dict)
     last_sequencer: int = 0
     errors: list[str] = field(default_factory=list)
+    #: whether Batch Replication tasks send failure events too (AWS does not document it; see
+    #: ReplicationBackend.batch_failure_events)
+    batch_failure_events: bool = False
 
 
 _STATES: dict[tuple[str, str], _SharedState] = {}

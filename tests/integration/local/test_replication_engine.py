@@ -392,12 +392,25 @@ def test_tags_without_tagging_permissions(account: EmbeddedAccount) -> None:
         {"Effect": "Allow", "Action": "s3:ReplicateObject", "Resource": f"arn:aws:s3:::{DST}/*"},
     )
     account.replicate(SRC, role, rule(DST))
-    # Then untagged objects replicate and tagged ones fail on the tags
-    assert head_status(account, SRC, "plain", put(account, "plain")) == "COMPLETED"
+    # When a tagged object is written
     tagged = put(account, "tagged", Tagging="a=1")
-    assert (
-        account.engine.last_outcomes(SRC, "tagged", tagged)[0].failure_reason == "SrcGetTaggingNotPermitted"
-    )
+    # Then, as AWS documents for s3:GetObjectVersionTagging, the object replicates without its tags
+    assert head_status(account, SRC, "tagged", tagged) == "COMPLETED"
+    assert account.s3.get_object_tagging(Bucket=DST, Key="tagged", VersionId=tagged)["TagSet"] == []
+
+
+def test_replicate_object_alone_replicates_tags(account: EmbeddedAccount) -> None:
+    # Given the documented role without s3:ReplicateTags on the destination
+    account.bucket(SRC)
+    account.bucket(DST)
+    statements = replication_role_statements(SRC, f"arn:aws:s3:::{DST}/*", ["s3:ReplicateObject"])
+    account.replicate(SRC, account.role("no-replicate-tags", *statements), rule(DST))
+    # When a tagged object is written
+    version = put(account, "tagged", Tagging="team=fin")
+    # Then s3:ReplicateObject covers the tags: the replica has them
+    assert head_status(account, SRC, "tagged", version) == "COMPLETED"
+    tags = account.s3.get_object_tagging(Bucket=DST, Key="tagged", VersionId=version)["TagSet"]
+    assert tags == [{"Key": "team", "Value": "fin"}]
 
 
 def test_explicit_deny_in_destination_bucket_policy(account: EmbeddedAccount) -> None:
@@ -640,6 +653,67 @@ def test_one_failed_destination_makes_the_source_failed(account: EmbeddedAccount
         ReplicationOutcome(DST2, "b", "FAILED", "DstBucketUnversioned"),
     )
     assert head_status(account, DST, "docs/report.csv") == "REPLICA"
+
+
+def two_destinations_one_healthy(account: EmbeddedAccount) -> None:
+    """DST healthy, DST2 unversioned; one rule per destination, both for every key."""
+    account.bucket(SRC)
+    account.bucket(DST)
+    account.bucket(DST2, versioned=False)
+    role = account.replication_role("replication", SRC, DST, DST2)
+    account.replicate(SRC, role, rule(DST, rule_id="a", priority=1), rule(DST2, rule_id="b", priority=2))
+
+
+def test_one_failure_event_per_failing_destination(account: EmbeddedAccount) -> None:
+    # Given two destinations, both broken in different ways, and failure events routed to SQS
+    account.bucket(SRC)
+    account.bucket(DST, versioned=False)
+    role = account.replication_role("replication", SRC, DST, DST2)  # DST2 does not exist
+    account.replicate(SRC, role, rule(DST, rule_id="a", priority=1), rule(DST2, rule_id="b", priority=2))
+    queue = account.failure_queue(SRC)
+    # When one object is written
+    version = put(account)
+    # Then one event per destination arrives, each naming its destination, rule and reason
+    records = [r for document in account.drain(queue) for r in document["Records"]]
+    assert sorted(
+        (r["replicationEventData"]["destinationBucket"], r["replicationEventData"]["replicationRuleId"],
+         r["replicationEventData"]["failureReason"], r["s3"]["object"]["versionId"])
+        for r in records
+    ) == [
+        (f"arn:aws:s3:::{DST}", "a", "DstBucketUnversioned", version),
+        (f"arn:aws:s3:::{DST2}", "b", "DstBucketNotFound", version),
+    ]  # fmt: skip
+
+
+def test_batch_task_sends_no_event_by_default_and_one_per_failing_destination_when_enabled(
+    account: EmbeddedAccount,
+) -> None:
+    # Given a version that failed live to one of two destinations, events routed to SQS
+    two_destinations_one_healthy(account)
+    queue = account.failure_queue(SRC)
+    version = put(account)
+    [live] = account.drain(queue)
+    assert live["Records"][0]["replicationEventData"]["destinationBucket"] == f"arn:aws:s3:::{DST2}"
+    # When Batch Replication re-drives it (AWS documents no events for batch tasks: off by default)
+    outcomes = account.engine.replicate_version(SRC, "docs/report.csv", version, trigger="batch")
+    # Then the task replicates to every destination and fails for the broken one only, without events
+    assert [(o.destination_bucket, o.status) for o in outcomes] == [(DST, "COMPLETED"), (DST2, "FAILED")]
+    assert head_status(account, SRC, "docs/report.csv", version) == "FAILED"
+    assert account.drain(queue) == []
+    # When the emulator is told batch tasks send events
+    account.engine.batch_failure_events = True
+    account.engine.replicate_version(SRC, "docs/report.csv", version, trigger="batch")
+    # Then exactly one event arrives, for the failing destination
+    [document] = account.drain(queue)
+    [record] = document["Records"]
+    assert record["replicationEventData"]["destinationBucket"] == f"arn:aws:s3:::{DST2}"
+    assert record["replicationEventData"]["failureReason"] == "DstBucketUnversioned"
+    # And once the broken destination is fixed, the next task completes both: the source is COMPLETED
+    account.s3.put_bucket_versioning(Bucket=DST2, VersioningConfiguration={"Status": "Enabled"})
+    outcomes = account.engine.replicate_version(SRC, "docs/report.csv", version, trigger="batch")
+    assert all(o.succeeded for o in outcomes) and len(outcomes) == 2
+    assert head_status(account, SRC, "docs/report.csv", version) == "COMPLETED"
+    assert account.drain(queue) == []
 
 
 def test_get_bucket_replication_returns_the_configuration_as_put(account: EmbeddedAccount) -> None:
