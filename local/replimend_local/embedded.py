@@ -63,6 +63,7 @@ class EmbeddedAws:
         self.replication: Any = None  # s3_replication.ReplicationEngine
         self.batch_operations: Any = None  # batch_operations emulator
         self.iam_simulation: Any = None  # iam.IamSimulator
+        self.notifications: Any = None  # s3_notifications.NotificationDestinations
         self._server: Any = None
         self._saved_environment: dict[str, str | None] = {}
         self._saved_default_session: boto3.Session | None = None
@@ -102,6 +103,7 @@ class EmbeddedAws:
             self._install_emulators()
             if self.gateway is not None:
                 self.gateway.replication = self.replication
+                self.gateway.notifications = self.notifications
         log.info("embedded AWS on %s (account %s)", self.endpoint_url, self.account_id)
         return self
 
@@ -171,11 +173,13 @@ class EmbeddedAws:
     def _install_emulators(self) -> None:
         from replimend_local.batch_operations import BatchOperationsEmulator
         from replimend_local.iam import IamSimulator
+        from replimend_local.s3_notifications import NotificationDestinations
         from replimend_local.s3_replication import ReplicationEngine
 
         self.replication = ReplicationEngine(self.endpoint_url, self.region, self.account_id)
         self.replication.reset()
         self.iam_simulation = IamSimulator(self.endpoint_url, self.region, self.account_id)
+        self.notifications = NotificationDestinations(self.endpoint_url, self.region, self.account_id)
         self.batch_operations = BatchOperationsEmulator(
             self.endpoint_url,
             self.region,
@@ -186,6 +190,7 @@ class EmbeddedAws:
             [
                 *self.replication.handlers(),
                 *self.iam_simulation.handlers(),
+                *self.notifications.handlers(),
                 *self.batch_operations.handlers(),
             ]
         )

@@ -8,7 +8,9 @@ them, so the gateway does on the wire what the hooks do in process, for S3 repli
   (and its failure events);
 * HeadObject and GetObject answers carry ``x-amz-replication-status``;
 * PutBucketReplication bodies are kept and GetBucketReplication answers with them (moto's own
-  rendering drops filters and SourceSelectionCriteria).
+  rendering drops filters and SourceSelectionCriteria);
+* PutBucketNotificationConfiguration is refused, as S3 refuses it, when a destination does not exist
+  or does not admit the bucket (:mod:`replimend_local.s3_notifications`).
 
 Requests from this process carry a marker header (added by a botocore ``before-send`` handler every
 session of the process gets, see :func:`mark_in_process_requests`) and pass through untouched: their
@@ -92,6 +94,12 @@ class ReplicationWire(Protocol):
     def faithful_configuration(self, bucket: str, moto_view: dict[str, Any]) -> dict[str, Any]: ...
 
 
+class NotificationWire(Protocol):
+    """The notification-destination check as the gateway uses it."""
+
+    def check_request(self, params: dict[str, Any]) -> list[Any]: ...
+
+
 class _S3Shapes:
     """The XML wire shapes of the S3 operations the gateway reads and writes (botocore's models)."""
 
@@ -99,6 +107,7 @@ class _S3Shapes:
         model = botocore.session.get_session().get_service_model("s3")
         self.put_replication = model.operation_model("PutBucketReplication")
         self.get_replication = model.operation_model("GetBucketReplication")
+        self.put_notification = model.operation_model("PutBucketNotificationConfiguration")
         self._parser: Any = RestXMLParser()  # botocore has no public parser of a body alone
 
     def _parse(self, body: bytes, shape: Any) -> dict[str, Any]:
@@ -113,6 +122,10 @@ class _S3Shapes:
         shape: Any = self.get_replication.output_shape
         return self._parse(body, shape.members["ReplicationConfiguration"])
 
+    def notification_request(self, body: bytes) -> dict[str, Any]:
+        shape: Any = self.put_notification.input_shape
+        return self._parse(body, shape.members["NotificationConfiguration"]) if body.strip() else {}
+
     def replication_body(self, configuration: dict[str, Any]) -> bytes:
         request = RestXMLSerializer().serialize_to_request(
             {"Bucket": "b", "ReplicationConfiguration": configuration}, self.put_replication
@@ -126,6 +139,7 @@ class Gateway:
     def __init__(self, app: Callable[..., Any]) -> None:
         self.app = app
         self.replication: ReplicationWire | None = None
+        self.notifications: NotificationWire | None = None
         self.control: Control | None = None
         self._shapes: _S3Shapes | None = None
 
@@ -146,8 +160,13 @@ class Gateway:
         if operation is None:
             return self.app(environ, start_response)
         request_body = b""
-        if operation == "PutBucketReplication":
+        if operation in ("PutBucketReplication", "PutBucketNotificationConfiguration"):
             request_body = _read_body(environ)
+        if operation == "PutBucketNotificationConfiguration":
+            refusal = self._refused_notification(environ, request_body)
+            if refusal is not None:
+                return _xml_error(start_response, refusal)
+            return self.app(environ, start_response)
         status, headers, body = _call(self.app, environ)
         if int(status.split(" ", 1)[0]) < 300:
             try:
@@ -187,6 +206,22 @@ class Gateway:
                 headers.append(("Content-Length", str(len(body))))
         return headers, body
 
+    def _refused_notification(self, environ: dict[str, Any], body: bytes) -> dict[str, str] | None:
+        """S3's error for a notification configuration whose destinations do not validate, else None."""
+        if self.notifications is None:
+            return None
+        from replimend_local.s3_notifications import error_document
+
+        skip = str(environ.get("HTTP_X_AMZ_SKIP_DESTINATION_VALIDATION") or "").lower() == "true"
+        bucket, _ = _bucket_and_key(environ)
+        params = {
+            "Bucket": bucket,
+            "NotificationConfiguration": self.shapes.notification_request(body),
+            "SkipDestinationValidation": skip,
+        }
+        found = self.notifications.check_request(params)
+        return error_document(found) if found else None
+
     # -- the control API ---------------------------------------------------------------------------
 
     def _control(self, environ: dict[str, Any], route: str, start_response: StartResponse) -> Iterable[bytes]:
@@ -213,6 +248,21 @@ def _json(start_response: StartResponse, status: int, document: dict[str, Any]) 
     reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 503: "Service Unavailable"}[status]
     start_response(
         f"{status} {reason}", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    )
+    return [body]
+
+
+def _xml_error(start_response: StartResponse, error: dict[str, str]) -> list[bytes]:
+    """An S3 REST error document (400), as S3 answers a refused request."""
+    from xml.sax.saxutils import escape
+
+    fields = "".join(f"<{name}>{escape(value)}</{name}>" for name, value in error.items() if name != "Type")
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<Error>{fields}'
+        f"<RequestId>{secrets.token_hex(8).upper()}</RequestId></Error>"
+    ).encode()
+    start_response(
+        "400 Bad Request", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))]
     )
     return [body]
 
@@ -244,6 +294,8 @@ def _s3_operation(environ: dict[str, Any]) -> str | None:
     if not bucket or bucket.startswith("v2018"):
         return None
     if not key:
+        if "notification" in query and method == "PUT":
+            return "PutBucketNotificationConfiguration"
         if "replication" not in query:
             return None
         return {

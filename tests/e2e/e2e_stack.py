@@ -67,8 +67,11 @@ class Stack:
         *,
         allow_replicate: bool = True,
         destination_versioning: str = "Enabled",
+        admit_by_hand: bool = False,
     ) -> tuple[str, str, str]:
-        """An enrolled source bucket replicating to a us-west-2 destination: (source, destination, role)."""
+        """An enrolled source bucket replicating to a us-west-2 destination: (source, destination, role).
+        ``admit_by_hand``: the bucket is not in the stack's SourceBucketArns, so the operator adds it to
+        the FailureQueue's policy by hand first (S3 refuses a notification the queue does not admit)."""
         source, destination, role = f"{name}-src", f"{name}-dst", f"{name}-replication"
         s3_source, s3_destination = self.client("s3"), self.client("s3", DESTINATION_REGION)
         iam = self.client("iam")
@@ -103,6 +106,8 @@ class Stack:
                 "Rules": [replication_rule("all", destination, {})],
             },
         )
+        if admit_by_hand:
+            self.admit_in_failure_queue_policy(source)
         s3_source.put_bucket_notification_configuration(
             Bucket=source,
             NotificationConfiguration={
@@ -119,3 +124,21 @@ class Stack:
                 Bucket=destination, VersioningConfiguration={"Status": destination_versioning}
             )
         return source, destination, role
+
+    def admit_in_failure_queue_policy(self, source: str) -> None:
+        """Add the statement AWS documents for S3 event notifications, for ``source``, to the queue policy."""
+        sqs = self.client("sqs")
+        url = self.runtime.attribute("FailureQueue", "QueueUrl")
+        policy = json.loads(
+            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"]
+        )
+        policy["Statement"].append(
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": self.runtime.attribute("FailureQueue", "Arn"),
+                "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{source}"}},
+            }
+        )
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})

@@ -293,7 +293,9 @@ def test_a_cause_marked_fixed_but_still_broken_fails_the_job_and_returns_objects
 def test_a_bucket_outside_the_stacks_source_buckets_cannot_be_redriven(stack: Stack) -> None:
     # Given a fixed cause on a bucket the stack was not deployed for (not in SourceBucketArns)
     s3 = stack.client("s3")
-    source, destination, _ = stack.replicated_bucket_pair("rogue", destination_versioning="Suspended")
+    source, destination, _ = stack.replicated_bucket_pair(
+        "rogue", destination_versioning="Suspended", admit_by_hand=True
+    )
     version = s3.put_object(Bucket=source, Key="k", Body=b"1")["VersionId"]
     stack.runtime.drain()
     stack.client("s3", DESTINATION_REGION).put_bucket_versioning(
