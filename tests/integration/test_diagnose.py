@@ -66,6 +66,16 @@ def world() -> Iterator[World]:
         queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
+        # S3 refuses a notification the queue does not admit: the template's queue policy, for the demo
+        admit = {
+            "Effect": "Allow",
+            "Principal": {"Service": "s3.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": queue_arn,
+            "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::replimend-demo-*-src"}},
+        }
+        policy = json.dumps({"Version": "2012-10-17", "Statement": [admit]})
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
         account = Account(aws.account_id, queue_arn, aws.client)
         for scenario in SCENARIOS:
             if scenario.slug in EXPECTED_FAILURES:

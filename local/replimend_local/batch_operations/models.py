@@ -291,6 +291,17 @@ class BatchOperationsBackend:
         with self._lock:
             return self._jobs[job_id].status
 
+    def source_buckets(self, job_id: str) -> set[str]:
+        """The buckets whose objects a job replicates: its generator's source bucket, or the buckets of
+        its manifest's rows once it is prepared (empty before, or when the manifest could not be read)."""
+        with self._lock:
+            job = self._jobs[job_id]
+            generator = job.request.get("ManifestGenerator")
+            if generator:
+                spec = generator.get("S3JobManifestGenerator") or {}
+                return {bucket_from_arn(str(spec["SourceBucket"]))} if spec.get("SourceBucket") else set()
+            return {entry.bucket for entry in job.tasks or ()}
+
     def _runnable(self) -> list[_Job]:
         jobs = [job for job in self._jobs.values() if job.status in RUNNABLE]
         return sorted(jobs, key=lambda job: (-int(job.request["Priority"]), job.sequence))

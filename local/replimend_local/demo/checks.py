@@ -1,5 +1,6 @@
 """What the demo checks: every object ends in a state its scenario allows (a given-up object
-after exactly MaxAttempts attempts), and no pass starts several jobs for one (source, destination)."""
+after exactly MaxAttempts attempts), no object is left IN_JOB, and no pass starts several jobs for one
+source bucket (counted from the jobs CreateJob received, not from the ledger)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,12 @@ class DemoObject:
     names: ScenarioNames
     key: str
     version_id: str
+    #: the destination this record is about (a version has one per destination its rules select)
+    destination_bucket: str = ""
+    #: the reason S3 reports for it (None: it replicates)
+    expected_reason: str | None = None
+    #: the remediation pass before which its cause is fixed (None: never)
+    fix_pass: int | None = None
     failure_reason: str | None = None
     category: str | None = None
     action: str | None = None
@@ -33,6 +40,9 @@ class DemoObject:
     #: a given-up object must have used exactly this many attempts (the stack's MaxAttempts)
     max_attempts: int | None = None
 
+    def __post_init__(self) -> None:
+        self.destination_bucket = self.destination_bucket or self.names.destination_bucket
+
     @property
     def ok(self) -> bool:
         if self.final_state == "GAVE_UP" and self.max_attempts is not None:
@@ -45,7 +55,9 @@ class DemoObject:
             "source_bucket": self.names.source_bucket,
             "key": self.key,
             "version_id": self.version_id,
-            "destination_bucket": self.names.destination_bucket,
+            "destination_bucket": self.destination_bucket,
+            "expected_reason": self.expected_reason,
+            "fix_pass": self.fix_pass,
             "final_state": self.final_state,
             "allowed_states": sorted(self.allowed),
             "ok": self.ok,
@@ -67,3 +79,15 @@ def failed_checks(
     failures = [o for o in objects if not o.ok]
     crowded = [entry["pass"] for entry in passes if not entry["one_job_per_pair"]]
     return failures, crowded
+
+
+def crowded_sources(passes: list[dict[str, Any]]) -> list[int]:
+    """The passes in which CreateJob received several jobs for one source bucket."""
+    return [
+        entry["pass"] for entry in passes if any(n > 1 for n in entry["created_jobs_per_source"].values())
+    ]
+
+
+def left_in_job(objects: list[DemoObject]) -> list[DemoObject]:
+    """Objects whose record still says IN_JOB at the end: nothing may be left there once jobs end."""
+    return [o for o in objects if o.final_state == "IN_JOB"]

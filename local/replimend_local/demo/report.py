@@ -8,7 +8,7 @@ from typing import Any
 
 from replimend_cli.ledger_cmds import incident_json
 from replimend_cli.remediation_cmds import job_summary
-from replimend_local.demo.checks import failed_checks
+from replimend_local.demo.checks import crowded_sources, failed_checks, left_in_job
 from replimend_local.demo.rendering import Rendering
 from replimend_local.demo.scenarios import (
     SCENARIOS,
@@ -31,7 +31,14 @@ class Reporting(Rendering):
     def _report(self, *, remediation: bool) -> dict[str, Any]:
         duration = time.monotonic() - self.started
         failures, crowded = failed_checks(self.objects, self.passes)
-        checks = {"objects_in_allowed_states": not failures, "one_job_per_pair_per_pass": not crowded}
+        crowded_source = crowded_sources(self.passes)
+        in_job = left_in_job(self.objects)
+        checks = {
+            "objects_in_allowed_states": not failures,
+            "one_job_per_pair_per_pass": not crowded,
+            "one_job_per_source_per_pass": not crowded_source,
+            "nothing_left_in_job": not in_job,
+        }
         parameters = self.runtime.parameters if self.runtime is not None else {}
         report = {
             "generated_at": (self.started_at + timedelta(seconds=duration)).isoformat(),
@@ -50,6 +57,15 @@ class Reporting(Rendering):
                     "fix": self.fixes.get(s.slug),
                     "deleted_keys": list(s.deleted_keys),
                     "fix_claimed_only": s.fix_claimed_only,
+                    "destinations": [
+                        {
+                            "suffix": d.suffix,
+                            "prefixes": list(d.prefixes),
+                            "expected_reason": d.expected_reason,
+                            "fix_pass": d.fix_pass if d.broken else None,
+                        }
+                        for d in s.destinations
+                    ],
                 }
                 for s in SCENARIOS
             ],
@@ -59,6 +75,12 @@ class Reporting(Rendering):
             "passes": self.passes,
             "invocations": invocation_counts(self.runtime.invocations if self.runtime else []),
         }
+        if crowded_source:
+            self.console.print(
+                f"[bold red]passes {crowded_source} sent CreateJob several jobs for one source[/]"
+            )
+        if in_job:
+            self.console.print(f"[bold red]{len(in_job)} objects were left IN_JOB[/]")
         if crowded:
             self.console.print(
                 f"[bold red]passes {crowded} started several jobs for one (source, destination)[/]"

@@ -7,8 +7,10 @@ scenario then breaks one thing (``misconfigure``); the replication engine decide
 each uploaded object from that state. ``fix`` repairs it the way the registry's CLI says to — or,
 for ``fix_claimed_only`` scenarios, only claims to: a runbook marks the incident fixed while the
 cause persists, so every Batch Replication job fails the objects again until they run out of
-attempts. Nothing here states an outcome: the expected reason and final states are only what the
-demo checks the pipeline's results against.
+attempts. Scenarios with ``destinations`` replicate to several destination buckets instead (one rule
+per destination and key prefix, as V2 rules with Filter and Priority), each destination broken or not
+and fixed before its own remediation pass. Nothing here states an outcome: the expected reason and
+final states are only what the demo checks the pipeline's results against.
 """
 
 from __future__ import annotations
@@ -57,6 +59,10 @@ class ScenarioNames:
     def destination_bucket(self) -> str:
         return f"replimend-demo-{self.slug}-dst"
 
+    def destination(self, suffix: str) -> str:
+        """The bucket of one destination of a multi-destination scenario."""
+        return f"replimend-demo-{self.slug}-{suffix}"
+
     @property
     def role_name(self) -> str:
         return f"replimend-demo-{self.slug}-replication"
@@ -100,7 +106,14 @@ def trust_policy(*services: str) -> str:
     )
 
 
-def replication_policy(names: ScenarioNames, *, destination_actions: list[str], kms: bool = False) -> str:
+def replication_policy(
+    names: ScenarioNames,
+    *,
+    destination_actions: list[str],
+    kms: bool = False,
+    destination_buckets: tuple[str, ...] = (),
+) -> str:
+    destinations = destination_buckets or (names.destination_bucket,)
     statements: list[dict[str, Any]] = [
         {
             "Effect": "Allow",
@@ -115,7 +128,7 @@ def replication_policy(names: ScenarioNames, *, destination_actions: list[str], 
         {
             "Effect": "Allow",
             "Action": destination_actions,
-            "Resource": f"arn:aws:s3:::{names.destination_bucket}/*",
+            "Resource": [f"arn:aws:s3:::{bucket}/*" for bucket in destinations],
         },
     ]
     if kms:
@@ -143,12 +156,11 @@ def create_role(account: Account, names: ScenarioNames, *, trusted: bool = True,
     )
 
 
-def create_destination(account: Account, names: ScenarioNames) -> None:
+def create_destination(account: Account, names: ScenarioNames, bucket: str | None = None) -> None:
+    bucket = bucket or names.destination_bucket
     s3 = account.s3(DESTINATION_REGION)
-    s3.create_bucket(
-        Bucket=names.destination_bucket, CreateBucketConfiguration={"LocationConstraint": DESTINATION_REGION}
-    )
-    s3.put_bucket_versioning(Bucket=names.destination_bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": DESTINATION_REGION})
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
 
 
 def create_source(account: Account, names: ScenarioNames, *, object_lock: bool = False) -> None:
@@ -177,6 +189,21 @@ def put_replication(account: Account, names: ScenarioNames, *, replica_kms_key: 
     account.s3().put_bucket_replication(
         Bucket=names.source_bucket, ReplicationConfiguration={"Role": names.role_arn, "Rules": [rule]}
     )
+
+
+def metrics_rule(rule_id: str, priority: int, prefix: str, destination_bucket: str) -> dict[str, Any]:
+    """A V2 rule (Filter, Priority, DeleteMarkerReplication) with replication metrics on."""
+    return {
+        "ID": rule_id,
+        "Priority": priority,
+        "Status": "Enabled",
+        "Filter": {"Prefix": prefix},
+        "DeleteMarkerReplication": {"Status": "Disabled"},
+        "Destination": {
+            "Bucket": f"arn:aws:s3:::{destination_bucket}",
+            "Metrics": {"Status": "Enabled", "EventThreshold": {"Minutes": 15}},
+        },
+    }
 
 
 def enroll(account: Account, names: ScenarioNames) -> None:
@@ -214,6 +241,25 @@ def healthy_setup(account: Account, names: ScenarioNames, **overrides: Any) -> N
 
 
 @dataclass(frozen=True)
+class DestinationSpec:
+    """One destination of a multi-destination scenario: the keys its rules select (one rule per
+    prefix), whether its versioning is suspended after setup (DstBucketUnversioned) and before which
+    remediation pass the operator re-enables it."""
+
+    suffix: str
+    prefixes: tuple[str, ...] = ("",)
+    broken: bool = False
+    fix_pass: int = 1
+
+    @property
+    def expected_reason(self) -> str | None:
+        return "DstBucketUnversioned" if self.broken else None
+
+    def selects(self, key: str) -> bool:
+        return any(key.startswith(prefix) for prefix in self.prefixes)
+
+
+@dataclass(frozen=True)
 class Scenario:
     slug: str
     title: str
@@ -233,13 +279,30 @@ class Scenario:
     #: final states allowed once remediation has run, and after detection only
     allowed_after_remediation: frozenset[str] = frozenset({"REPLICATED"})
     allowed_after_detection: frozenset[str] = frozenset({"FAILED", "BLOCKED"})
+    #: several destinations (empty: the one ``-dst`` destination with ``expected_reason``)
+    destinations: tuple[DestinationSpec, ...] = ()
 
-    def allowed_final(self, key: str, *, remediation: bool) -> frozenset[str]:
-        if self.expected_reason is None:
+    def allowed_final(
+        self, key: str, *, remediation: bool, expected_reason: str | None = None
+    ) -> frozenset[str]:
+        reason = self.expected_reason if not self.destinations else expected_reason
+        if reason is None:
             return frozenset({"COMPLETED"})  # replicated live, never in the ledger
         if remediation and key in self.deleted_keys:
             return frozenset({"OBSOLETE"})
         return self.allowed_after_remediation if remediation else self.allowed_after_detection
+
+    def targets(self, names: ScenarioNames, key: str) -> list[tuple[str, str | None, int | None]]:
+        """Each destination ``key`` replicates to: (bucket, the reason S3 reports or None, the pass
+        before which its cause is fixed or None)."""
+        if not self.destinations:
+            fix_pass = 1 if self.fix is not None else None
+            return [(names.destination_bucket, self.expected_reason, fix_pass)]
+        return [
+            (names.destination(d.suffix), d.expected_reason, d.fix_pass if d.broken else None)
+            for d in self.destinations
+            if d.selects(key)
+        ]
 
 
 def _setup_healthy(account: Account, names: ScenarioNames) -> None:
@@ -352,6 +415,59 @@ def _fix_missing_destination(account: Account, names: ScenarioNames) -> str:
     )
 
 
+def setup_destinations(
+    account: Account, names: ScenarioNames, destinations: tuple[DestinationSpec, ...]
+) -> None:
+    """A source replicating to several destinations, one rule per (destination, prefix) in priority
+    order; the broken destinations' versioning is suspended once the rules are saved."""
+    buckets = tuple(names.destination(d.suffix) for d in destinations)
+    account.iam().create_role(
+        RoleName=names.role_name,
+        AssumeRolePolicyDocument=trust_policy("s3.amazonaws.com", "batchoperations.s3.amazonaws.com"),
+    )
+    account.iam().put_role_policy(
+        RoleName=names.role_name,
+        PolicyName="replication",
+        PolicyDocument=replication_policy(
+            names, destination_actions=REPLICATION_ACTIONS_DESTINATION, destination_buckets=buckets
+        ),
+    )
+    for bucket in buckets:
+        create_destination(account, names, bucket)
+    create_source(account, names)
+    rules: list[dict[str, Any]] = []
+    for spec, bucket in zip(destinations, buckets, strict=True):
+        for prefix in spec.prefixes:
+            name = f"{spec.suffix}-{prefix.strip('/') or 'all'}"
+            rules.append(metrics_rule(name, len(rules) + 1, prefix, bucket))
+    account.s3().put_bucket_replication(
+        Bucket=names.source_bucket, ReplicationConfiguration={"Role": names.role_arn, "Rules": rules}
+    )
+    enroll(account, names)
+    for spec, bucket in zip(destinations, buckets, strict=True):
+        if spec.broken:
+            account.s3(DESTINATION_REGION).put_bucket_versioning(
+                Bucket=bucket, VersioningConfiguration={"Status": "Suspended"}
+            )
+
+
+def fix_destination(account: Account, names: ScenarioNames, spec: DestinationSpec) -> str:
+    bucket = names.destination(spec.suffix)
+    account.s3(DESTINATION_REGION).put_bucket_versioning(
+        Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
+    )
+    return f"aws s3api put-bucket-versioning --bucket {bucket} --versioning-configuration Status=Enabled"
+
+
+#: one healthy destination and one broken, every key to both
+ONE_OF_TWO_BROKEN = (DestinationSpec("ok"), DestinationSpec("broken", broken=True))
+#: two broken destinations selecting different keys, fixed before passes 1 and 2
+FIXED_APART = (
+    DestinationSpec("first", prefixes=("reports/", "data/"), broken=True, fix_pass=1),
+    DestinationSpec("second", prefixes=("photos/",), broken=True, fix_pass=2),
+)
+
+
 def _claim_fixed(account: Account, names: ScenarioNames) -> str:
     # the runbook's only action is the gate's flag (set by the demo); the role policy stays as it is
     return (
@@ -452,6 +568,22 @@ SCENARIOS: tuple[Scenario, ...] = (
         "a runbook marks the incident fixed (before every pass); the role policy is never changed",
         fix_claimed_only=True,
         allowed_after_remediation=frozenset({"GAVE_UP"}),
+    ),
+    Scenario(
+        "two-dest",
+        "Two destinations: one healthy, one with versioning disabled",
+        "DstBucketUnversioned",
+        lambda account, names: setup_destinations(account, names, ONE_OF_TWO_BROKEN),
+        fix_summary="enable versioning on the broken destination (the healthy one never failed)",
+        destinations=ONE_OF_TWO_BROKEN,
+    ),
+    Scenario(
+        "fixed-apart",
+        "Two broken destinations (versioning disabled), fixed one pass apart",
+        "DstBucketUnversioned",
+        lambda account, names: setup_destinations(account, names, FIXED_APART),
+        fix_summary="enable versioning on each destination, the second one a pass later",
+        destinations=FIXED_APART,
     ),
     Scenario(
         "deleted",

@@ -82,7 +82,7 @@ class DemoState:
     def _replica_present(self, obj: DemoObject) -> bool:
         assert self.account is not None
         try:
-            self.account.s3(DESTINATION_REGION).head_object(Bucket=obj.names.destination_bucket, Key=obj.key)
+            self.account.s3(DESTINATION_REGION).head_object(Bucket=obj.destination_bucket, Key=obj.key)
         except Exception:
             return False
         return True

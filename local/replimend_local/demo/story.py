@@ -137,10 +137,11 @@ class Demo(Reporting):
             for scenario in SCENARIOS:
                 names = ScenarioNames(scenario.slug, self.account.account_id)
                 scenario.setup(self.account, names)
+                destinations = [names.destination(d.suffix) for d in scenario.destinations]
                 table.add_row(
                     scenario.slug,
                     names.source_bucket,
-                    names.destination_bucket,
+                    "\n".join(destinations) or names.destination_bucket,
                     scenario.title if scenario.expected_reason else "[green]nothing[/]",
                 )
                 progress.advance(task)
@@ -162,7 +163,10 @@ class Demo(Reporting):
                         }
                     body = f"{scenario.slug} object {index}: {key}\n".encode() * (index + 1)
                     response = s3.put_object(Bucket=names.source_bucket, Key=key, Body=body, **extra)
-                    self.objects.append(DemoObject(scenario, names, key, response["VersionId"]))
+                    for bucket, reason, fix_pass in scenario.targets(names, key):
+                        self.objects.append(
+                            DemoObject(scenario, names, key, response["VersionId"], bucket, reason, fix_pass)
+                        )
                     progress.advance(task)
 
     # ------------------------------------------------------------------ detection
@@ -181,7 +185,7 @@ class Demo(Reporting):
         for obj in self.objects:
             status = self._replication_status(obj)
             record = self.ledger.get_failure(
-                ObjectRef(obj.names.source_bucket, obj.key, obj.version_id, obj.names.destination_bucket)
+                ObjectRef(obj.names.source_bucket, obj.key, obj.version_id, obj.destination_bucket)
             )
             if record is not None:
                 obj.failure_reason = record.failure_reason
@@ -228,7 +232,7 @@ class Demo(Reporting):
         assert self.account is not None
         values = {
             "source-bucket": obj.names.source_bucket,
-            "destination-bucket": obj.names.destination_bucket,
+            "destination-bucket": obj.destination_bucket,
             "replication-role": obj.names.role_name,
             "source-region": SOURCE_REGION,
             "destination-region": DESTINATION_REGION,
@@ -252,6 +256,9 @@ class Demo(Reporting):
         fixes = Table("scenario", "fix applied", "command")
         for scenario in SCENARIOS:
             if scenario.expected_reason is None:
+                continue
+            if scenario.destinations:
+                self._fix_destinations(scenario, 1, fixes)
                 continue
             if scenario.fix is None:
                 fixes.add_row(scenario.slug, f"[yellow]{scenario.fix_summary}[/]", "")
@@ -282,14 +289,41 @@ class Demo(Reporting):
         for number in range(1, MAX_REMEDIATION_PASSES + 1):
             if number > 1:
                 self._runbook_marks_fixed()
+                later = Table("scenario", "fix applied before this pass", "command")
+                for scenario in SCENARIOS:
+                    self._fix_destinations(scenario, number, later)
+                if later.row_count:
+                    self.console.print(later)
             before_jobs = {job.job_id for job in self.ledger.list_jobs()}
+            before_created = set(self._created_job_ids())
             before = self._snapshot()
             self.runtime.advance(minutes=15)
             created = [job for job in self.ledger.list_jobs() if job.job_id not in before_jobs]
+            received = [job_id for job_id in self._created_job_ids() if job_id not in before_created]
             self._flush_event_tally()
-            self._record_pass(number, created, before)
-            if not [o for o in self._open_objects() if o.scenario.fix is not None]:
+            self._record_pass(number, created, before, received)
+            pending_fix = any(o.fix_pass is not None and o.fix_pass > number for o in self.objects)
+            if not pending_fix and not [o for o in self._open_objects() if o.fix_pass is not None]:
                 break
+
+    def _fix_destinations(self, scenario: Any, number: int, table: Table) -> None:
+        """The operator fixes the destinations of a multi-destination scenario due before pass ``number``."""
+        from replimend_local.demo.scenarios import fix_destination
+
+        assert self.account is not None
+        names = ScenarioNames(scenario.slug, self.account.account_id)
+        for spec in scenario.destinations:
+            if spec.broken and spec.fix_pass == number:
+                command = fix_destination(self.account, names, spec)
+                self.fixes[f"{scenario.slug}/{spec.suffix}"] = command
+                table.add_row(
+                    scenario.slug, f"enable versioning on {names.destination(spec.suffix)}", command
+                )
+
+    def _created_job_ids(self) -> list[str]:
+        """The jobs the emulated S3 Batch Operations received through CreateJob, in order."""
+        assert self.aws is not None
+        return list(self.aws.batch_operations.job_ids())
 
     def _show_diagnoses(self) -> None:
         """What `replimend diagnose` says about each open incident before anything is fixed."""
@@ -321,7 +355,7 @@ class Demo(Reporting):
         assert self.account is not None
         for scenario in SCENARIOS:
             if ScenarioNames(scenario.slug, self.account.account_id).source_bucket == source_bucket:
-                if scenario.fix is None:
+                if scenario.fix is None and not scenario.destinations:
                     return None
                 return RUNBOOK if scenario.fix_claimed_only else OPERATOR
         return None
@@ -348,18 +382,25 @@ class Demo(Reporting):
             if obj.failure_reason is None:
                 continue
             record = self.ledger.get_failure(
-                ObjectRef(obj.names.source_bucket, obj.key, obj.version_id, obj.names.destination_bucket)
+                ObjectRef(obj.names.source_bucket, obj.key, obj.version_id, obj.destination_bucket)
             )
             if record is not None:
                 snapshot[index] = (str(record.state), record.attempts)
         return snapshot
 
-    def _record_pass(self, number: int, created: list[Any], before: dict[int, tuple[str, int]]) -> None:
-        """Print and record what one pass did: jobs per pair (at most one each) and what moved."""
+    def _record_pass(
+        self, number: int, created: list[Any], before: dict[int, tuple[str, int]], received: list[str]
+    ) -> None:
+        """Print and record what one pass did: jobs per pair (at most one each) and per source bucket as
+        CreateJob received them, and what moved."""
         from replimend.models import ObjectRef
 
-        assert self.runtime is not None
+        assert self.runtime is not None and self.aws is not None
         clock = self.runtime.clock.now()
+        per_source: Counter[str] = Counter()
+        for job_id in received:
+            for bucket in self.aws.batch_operations.source_buckets(job_id):
+                per_source[bucket] += 1
         per_pair = Counter(f"{job.source_bucket} -> {job.destination_bucket}" for job in created)
         one_per_pair = all(count == 1 for count in per_pair.values())
         pairs = plural(len(per_pair), "(source, destination) pair")
@@ -369,6 +410,17 @@ class Demo(Reporting):
             f"[bold]pass {number}[/] at {clock:%H:%M} (local clock): {pairs_text}"
             + (f", {verdict}" if created else "")
         )
+        if received:
+            one_per_source = all(count == 1 for count in per_source.values())
+            self.console.print(
+                f"  CreateJob received {plural(len(received), 'job')} for "
+                f"{plural(len(per_source), 'source bucket')}, "
+                + (
+                    "[green]one per source ✓[/]"
+                    if one_per_source
+                    else "[bold red]several for one source ✗[/]"
+                )
+            )
         jobs = {job.job_id: job for job in self.ledger.list_jobs()}
         created_ids = {job.job_id for job in created}
         moved: list[dict[str, Any]] = []
@@ -377,7 +429,7 @@ class Demo(Reporting):
             if obj.failure_reason is None:
                 continue
             record = self.ledger.get_failure(
-                ObjectRef(obj.names.source_bucket, obj.key, obj.version_id, obj.names.destination_bucket)
+                ObjectRef(obj.names.source_bucket, obj.key, obj.version_id, obj.destination_bucket)
             )
             if record is None:
                 continue
@@ -411,6 +463,8 @@ class Demo(Reporting):
                 "pairs": [[job.source_bucket, job.destination_bucket] for job in created],
                 "jobs_per_pair": dict(per_pair),
                 "one_job_per_pair": one_per_pair,
+                "created_jobs": received,
+                "created_jobs_per_source": dict(per_source),
                 "objects_moved": moved,
             }
         )
@@ -434,7 +488,7 @@ class Demo(Reporting):
             if obj.failure_reason is None:
                 continue
             record = self.ledger.get_failure(
-                ObjectRef(obj.names.source_bucket, obj.key, obj.version_id, obj.names.destination_bucket)
+                ObjectRef(obj.names.source_bucket, obj.key, obj.version_id, obj.destination_bucket)
             )
             if record is not None and record.state in OPEN_STATES:
                 open_objects.append(obj)
@@ -457,12 +511,17 @@ class Demo(Reporting):
             "allowed",
         )
         for obj in self.objects:
-            obj.allowed = obj.scenario.allowed_final(obj.key, remediation=remediation)
+            obj.allowed = obj.scenario.allowed_final(
+                obj.key, remediation=remediation, expected_reason=obj.expected_reason
+            )
             obj.max_attempts = self.settings.max_attempts if self.settings is not None else None
             record = self.ledger.get_failure(
-                ObjectRef(obj.names.source_bucket, obj.key, obj.version_id, obj.names.destination_bucket)
+                ObjectRef(obj.names.source_bucket, obj.key, obj.version_id, obj.destination_bucket)
             )
-            if record is None:
+            if record is None and obj.scenario.destinations:
+                # one destination of several: its own outcome is its replica, whatever the others did
+                obj.final_state = "COMPLETED" if self._replica_present(obj) else "NOT_RECORDED"
+            elif record is None:
                 obj.final_state = self._replication_status(obj) or "NOT_RECORDED"
             else:
                 obj.final_state = str(record.state)
