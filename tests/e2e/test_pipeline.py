@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from replimend.models import Action, FailureRecord, ObjectRef, ObjectState
-from tests.e2e.e2e_stack import DESTINATION_REGION, Stack
+from tests.e2e.e2e_stack import DESTINATION_REGION, Stack, replication_rule
 
 pytestmark = pytest.mark.e2e
 
@@ -288,6 +288,53 @@ def test_a_cause_marked_fixed_but_still_broken_fails_the_job_and_returns_objects
     assert record.failure_reason == "DstPutObjectNotPermitted"
     assert record.job_ids == [job.job_id]
     assert s3.head_object(Bucket=source, Key="k", VersionId=version)["ReplicationStatus"] == "FAILED"
+
+
+@pytest.mark.parametrize("batch_events", [False, True], ids=["no-batch-events", "batch-events"])
+def test_a_failed_task_is_charged_to_the_failing_destination_whether_or_not_batch_sends_events(
+    stack: Stack, batch_events: bool
+) -> None:
+    # Given a source with a healthy destination and one the role may not write to (AWS documents
+    # nothing about failure events for Batch Replication tasks: the emulator is run both ways)
+    stack.aws.replication.batch_failure_events = batch_events
+    s3 = stack.client("s3")
+    name = f"e2e-multi-{'events' if batch_events else 'quiet'}"
+    source, healthy, role = stack.replicated_bucket_pair(name)
+    broken = f"{name}-dst2"
+    destination_s3 = stack.client("s3", DESTINATION_REGION)
+    destination_s3.create_bucket(
+        Bucket=broken, CreateBucketConfiguration={"LocationConstraint": DESTINATION_REGION}
+    )
+    destination_s3.put_bucket_versioning(Bucket=broken, VersioningConfiguration={"Status": "Enabled"})
+    second = replication_rule("to-broken", broken, {})
+    second["Priority"] = 2
+    s3.put_bucket_replication(
+        Bucket=source,
+        ReplicationConfiguration={
+            "Role": f"arn:aws:iam::{stack.aws.account_id}:role/{role}",
+            "Rules": [replication_rule("to-healthy", healthy, {}), second],
+        },
+    )
+    version = s3.put_object(Bucket=source, Key="k", Body=b"1")["VersionId"]
+    stack.runtime.drain()
+    assert stack.ledger.get_failure(ObjectRef(source, "k", version, healthy)) is None
+    # When the operator claims the cause fixed though it is not, and remediation runs the job
+    mark_fixed(stack, source)
+    stack.runtime.advance(minutes=15)
+    # Then one job for the source, its task failed, and the failure is the broken destination's only
+    ((job,),) = jobs_by_pair(stack).values()
+    assert job.source_bucket == source and job.tasks_failed == 1
+    record = stack.ledger.get_failure(ObjectRef(source, "k", version, broken))
+    assert record is not None and record.state in (ObjectState.FAILED, ObjectState.BLOCKED)
+    assert record.attempts == 1 and record.failure_reason == "DstPutObjectNotPermitted"
+    assert record.job_ids == [job.job_id]
+    # S3's failure events reached the ledger: the live one, and the task's when batch sends them
+    events = [e for e in stack.ledger.history(source, "k") if e.kind == "event"]
+    assert len(events) == (2 if batch_events else 1), events
+    # the healthy destination never failed: no record, its replica present
+    assert stack.ledger.get_failure(ObjectRef(source, "k", version, healthy)) is None
+    assert destination_s3.head_object(Bucket=healthy, Key="k", VersionId=version)
+    assert {i.function_id for i in stack.runtime.invocations if not i.ok} == set()
 
 
 def test_a_bucket_outside_the_stacks_source_buckets_cannot_be_redriven(stack: Stack) -> None:
