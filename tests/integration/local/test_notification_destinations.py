@@ -35,13 +35,15 @@ def s3(aws: EmbeddedAws) -> Any:
     return client
 
 
-def queue(aws: EmbeddedAws, name: str, policy: dict[str, Any] | None = None) -> str:
+def queue(aws: EmbeddedAws, name: str, admits: tuple[str, str] | None = None) -> str:
+    """A queue's ARN; ``admits``: (bucket ARN, account) its policy lets S3 send from."""
     sqs = aws.client("sqs")
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    if policy is not None:
-        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
-    return str(arn)
+    arn = str(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
+    if admits is not None:
+        policy = json.dumps(s3_may_send(arn, *admits))
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
+    return arn
 
 
 def s3_may_send(queue_arn: str, bucket_arn: str, account: str) -> dict[str, Any]:
@@ -92,11 +94,7 @@ def assert_refused(error: pytest.ExceptionInfo[ClientError], queue_arn: str) -> 
 
 def test_a_queue_whose_policy_admits_the_bucket_is_accepted(aws: EmbeddedAws, s3: Any) -> None:
     # Given the queue policy AWS documents, naming this bucket and account
-    arn = queue(aws, "failures", None)
-    aws.client("sqs").set_queue_attributes(
-        QueueUrl=aws.client("sqs").get_queue_url(QueueName="failures")["QueueUrl"],
-        Attributes={"Policy": json.dumps(s3_may_send(arn, f"arn:aws:s3:::{BUCKET}", aws.account_id))},
-    )
+    arn = queue(aws, "failures", (f"arn:aws:s3:::{BUCKET}", aws.account_id))
     # When the bucket's notification configuration is saved
     s3.put_bucket_notification_configuration(Bucket=BUCKET, NotificationConfiguration=notification(arn))
     # Then S3 keeps it
@@ -113,24 +111,13 @@ def test_a_queue_without_a_policy_is_refused_and_nothing_is_saved(aws: EmbeddedA
 
 
 def test_a_policy_for_another_bucket_or_account_is_refused(aws: EmbeddedAws, s3: Any) -> None:
-    other_bucket = queue(aws, "other-bucket")
-    policy = s3_may_send(other_bucket, f"arn:aws:s3:::{OTHER_BUCKET}", aws.account_id)
-    aws.client("sqs").set_queue_attributes(
-        QueueUrl=aws.client("sqs").get_queue_url(QueueName="other-bucket")["QueueUrl"],
-        Attributes={"Policy": json.dumps(policy)},
-    )
+    other_bucket = queue(aws, "other-bucket", (f"arn:aws:s3:::{OTHER_BUCKET}", aws.account_id))
     with pytest.raises(ClientError) as error:
         s3.put_bucket_notification_configuration(
             Bucket=BUCKET, NotificationConfiguration=notification(other_bucket)
         )
     assert_refused(error, other_bucket)
-    other_account = queue(aws, "other-account")
-    aws.client("sqs").set_queue_attributes(
-        QueueUrl=aws.client("sqs").get_queue_url(QueueName="other-account")["QueueUrl"],
-        Attributes={
-            "Policy": json.dumps(s3_may_send(other_account, f"arn:aws:s3:::{BUCKET}", "210987654321"))
-        },
-    )
+    other_account = queue(aws, "other-account", (f"arn:aws:s3:::{BUCKET}", "210987654321"))
     with pytest.raises(ClientError) as error:
         s3.put_bucket_notification_configuration(
             Bucket=BUCKET, NotificationConfiguration=notification(other_account)
@@ -208,10 +195,50 @@ def test_the_gateway_refuses_the_same_configurations_on_the_wire(aws: EmbeddedAw
     )
     assert saved_queues(s3) == [missing]
     # and a queue that admits the bucket is accepted
-    arn = queue(aws, "wire")
-    aws.client("sqs").set_queue_attributes(
-        QueueUrl=aws.client("sqs").get_queue_url(QueueName="wire")["QueueUrl"],
-        Attributes={"Policy": json.dumps(s3_may_send(arn, f"arn:aws:s3:::{BUCKET}", aws.account_id))},
-    )
+    arn = queue(aws, "wire", (f"arn:aws:s3:::{BUCKET}", aws.account_id))
     client.put_bucket_notification_configuration(Bucket=BUCKET, NotificationConfiguration=notification(arn))
     assert saved_queues(s3) == [arn]
+
+
+def test_a_function_needs_a_permission_for_the_bucket(aws: EmbeddedAws, s3: Any) -> None:
+    import io
+    import zipfile
+
+    iam, lam = aws.client("iam"), aws.client("lambda")
+    role = iam.create_role(
+        RoleName="fn",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("app.py", "def handler(event, context):\n    return None\n")
+    function = lam.create_function(
+        FunctionName="on-failure", Runtime="python3.13", Role=role, Handler="app.handler",
+        Code={"ZipFile": code.getvalue()},
+    )["FunctionArn"]  # fmt: skip
+    configuration = {
+        "LambdaFunctionConfigurations": [{"LambdaFunctionArn": function, "Events": ["s3:Replication:*"]}]
+    }
+    # Without a resource policy S3 may not invoke it
+    with pytest.raises(ClientError) as error:
+        s3.put_bucket_notification_configuration(Bucket=BUCKET, NotificationConfiguration=configuration)
+    assert error.value.response["Error"]["ArgumentName1"] == function
+    # With the permission the Lambda console adds for S3 (source ARN and account), it is accepted
+    lam.add_permission(
+        FunctionName="on-failure", StatementId="s3", Action="lambda:InvokeFunction",
+        Principal="s3.amazonaws.com", SourceArn=f"arn:aws:s3:::{BUCKET}", SourceAccount=aws.account_id,
+    )  # fmt: skip
+    s3.put_bucket_notification_configuration(Bucket=BUCKET, NotificationConfiguration=configuration)
+    saved = s3.get_bucket_notification_configuration(Bucket=BUCKET)["LambdaFunctionConfigurations"]
+    assert [entry["LambdaFunctionArn"] for entry in saved] == [function]
