@@ -89,7 +89,7 @@ def assert_refused(error: pytest.ExceptionInfo[ClientError], queue_arn: str) -> 
         == "Unable to validate the following destination configurations"
     )
     assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
-    assert queue_arn in str(error.value.response["Error"].get("ArgumentName1", queue_arn))
+    assert error.value.response["Error"]["ArgumentName1"] == queue_arn
 
 
 def test_a_queue_whose_policy_admits_the_bucket_is_accepted(aws: EmbeddedAws, s3: Any) -> None:
