@@ -246,12 +246,17 @@ class Provisioner(EventSources):
         if tags := props.get("Tags"):
             apply("tags", lambda: s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tags}))
         if notifications := props.get("NotificationConfiguration"):
-            apply(
-                "notifications",
-                lambda: s3.put_bucket_notification_configuration(
+            try:
+                s3.put_bucket_notification_configuration(
                     Bucket=name, NotificationConfiguration=_notification_configuration(notifications)
-                ),
-            )
+                )
+            except ClientError as exc:
+                # S3 validates the destinations on save; CloudFormation fails the bucket then (order the
+                # queue policy first with DependsOn)
+                raise TemplateError(
+                    f"{resource.logical_id}: S3 refused NotificationConfiguration: {exc}"
+                ) from exc
+            applied.append("notifications")
         resource.physical_id = name
         resource.note = "; ".join(notes)
         resource.attributes = {

@@ -242,3 +242,54 @@ def test_a_function_needs_a_permission_for_the_bucket(aws: EmbeddedAws, s3: Any)
     s3.put_bucket_notification_configuration(Bucket=BUCKET, NotificationConfiguration=configuration)
     saved = s3.get_bucket_notification_configuration(Bucket=BUCKET)["LambdaFunctionConfigurations"]
     assert [entry["LambdaFunctionArn"] for entry in saved] == [function]
+
+
+def enrolled_bucket_template(*, with_queue_policy: bool) -> dict[str, Any]:
+    """A queue and a bucket whose notification sends to it; the queue policy first (DependsOn), or none."""
+    bucket: dict[str, Any] = {
+        "Type": "AWS::S3::Bucket",
+        "Properties": {
+            "BucketName": "template-enrolled-src",
+            "NotificationConfiguration": {
+                "QueueConfigurations": [
+                    {"Event": "s3:Replication:*", "Queue": {"Fn::GetAtt": ["Queue", "Arn"]}}
+                ]
+            },
+        },
+    }
+    resources: dict[str, Any] = {"Queue": {"Type": "AWS::SQS::Queue"}, "Bucket": bucket}
+    if with_queue_policy:
+        bucket["DependsOn"] = "QueuePolicy"
+        resources["QueuePolicy"] = {
+            "Type": "AWS::SQS::QueuePolicy",
+            "Properties": {
+                "Queues": [{"Ref": "Queue"}],
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "s3.amazonaws.com"},
+                            "Action": "sqs:SendMessage",
+                            "Resource": {"Fn::GetAtt": ["Queue", "Arn"]},
+                            "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::template-enrolled-src"}},
+                        }
+                    ],
+                },
+            },
+        }
+    return {"Resources": resources}
+
+
+def test_a_template_orders_the_queue_policy_before_the_notification(aws: EmbeddedAws, s3: Any) -> None:
+    from replimend_local.sam import LocalRuntime, TemplateError
+
+    # Without a queue policy the deployment fails on the bucket, as CloudFormation would
+    with pytest.raises(TemplateError, match="Unable to validate the following destination configurations"):
+        LocalRuntime(enrolled_bucket_template(with_queue_policy=False), stack_name="unordered").deploy()
+    aws.reset()
+    # With the policy created first, the notification is saved
+    runtime = LocalRuntime(enrolled_bucket_template(with_queue_policy=True), stack_name="ordered")
+    runtime.deploy()
+    saved = s3.get_bucket_notification_configuration(Bucket="template-enrolled-src")["QueueConfigurations"]
+    assert [entry["QueueArn"] for entry in saved] == [runtime.attribute("Queue", "Arn")]
