@@ -23,7 +23,9 @@ from replimend_local.demo.scenarios import (
     SCENARIOS,
     SOURCE_REGION,
     Account,
+    Scenario,
     ScenarioNames,
+    fix_destination,
 )
 from replimend_local.demo.state import (
     DEMO_PARAMETERS,
@@ -306,10 +308,8 @@ class Demo(Reporting):
             if not pending_fix and not [o for o in self._open_objects() if o.fix_pass is not None]:
                 break
 
-    def _fix_destinations(self, scenario: Any, number: int, table: Table) -> None:
+    def _fix_destinations(self, scenario: Scenario, number: int, table: Table) -> None:
         """The operator fixes the destinations of a multi-destination scenario due before pass ``number``."""
-        from replimend_local.demo.scenarios import fix_destination
-
         assert self.account is not None
         names = ScenarioNames(scenario.slug, self.account.account_id)
         for spec in scenario.destinations:
