@@ -70,3 +70,13 @@ def test_aws_region_from_the_environment_is_honoured(
         err = capsys.readouterr().err
     # the table does not exist in eu-west-1: an AWS error, one line, status 1 — not a region error
     assert status == 1 and err.count("\n") == 1 and "region" not in err.lower()
+
+
+def test_help_documents_every_exit_status(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "Exit status:" in out
+    for status in ("  0 ", "  1 ", "  2 ", "  130 "):
+        assert status in out
+    assert "--stack" in out and "--output" in out
