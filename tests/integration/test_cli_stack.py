@@ -118,3 +118,16 @@ def test_a_shard_count_from_the_environment_is_checked_too(
     monkeypatch.setenv("LEDGER_INDEX_SHARDS", "2")
     status, _, err = open_failures(capsys)
     assert status == 2 and "8" in err
+
+
+def test_the_ledger_remembers_every_shard_count_writers_used(written: Ledger, ledger_table: Any) -> None:
+    # Given the shard count raised to 16 while containers with 8 still write (a deploy in progress)
+    raised = Ledger(ledger_table, index_shards=16)
+    raised.record_event(failure_event(key="new", source=SOURCES[0], reason="X"), RETRY)
+    # Then the ledger reports the largest, whichever container wrote last
+    written.record_event(failure_event(key="later", source="src-new", reason="X"), RETRY)
+    assert written.recorded_index_shards() == 16
+
+
+def test_a_ledger_no_writer_touched_records_no_shard_count(ledger_table: Any) -> None:
+    assert Ledger(ledger_table).recorded_index_shards() is None
