@@ -50,7 +50,7 @@ an unexpected one."""
 
 
 class UsageError(Exception):
-    """Bad command-line input: printed as `replimend: error: ...` after the usage line, exit status 2."""
+    """Bad command-line input: one line `replimend: error: ...`, exit status 2 (SystemExit, like argparse)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -161,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logs_to_stderr()
         return int(args.func(args))
     except UsageError as exc:
-        parser.error(str(exc))  # exits 2
+        parser.exit(EXIT_CONFIGURATION, f"replimend: error: {exc}\n")  # one line, as argparse's own exit
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:

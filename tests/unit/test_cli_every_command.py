@@ -142,3 +142,22 @@ def test_a_missing_stack_is_one_line_naming_it_and_status_2(
     with mock_aws():
         status, err = run(leaf, capsys, "--stack", "no-such-stack")
     assert status == 2 and "'no-such-stack' does not exist" in err
+
+
+def test_a_bad_argument_value_is_one_line_and_status_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["history", "not-an-s3-url", "--table", "t"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and err.count("\n") == 1 and "s3://BUCKET/KEY" in err
+
+
+@pytest.mark.parametrize("leaf", [leaf for leaf in LEAVES if _id(leaf) == "classify"], ids=_id)
+def test_a_command_that_reads_no_aws_needs_no_region_or_credentials(
+    leaf: argparse.ArgumentParser, clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.conftest import EVENTS_DIR
+
+    for name in CREDENTIALS:
+        clean_env.delenv(name, raising=False)
+    assert main([*_command(leaf), str(EVENTS_DIR / "s3-failed-replication.json")]) == 0
+    assert capsys.readouterr().err == ""
