@@ -134,9 +134,10 @@ _CONFIGURATION_ERRORS = {
     "TokenRetrievalError": "AWS SSO token could not be retrieved",
     "SSOTokenLoadError": "AWS SSO token could not be loaded",
 }
-#: AWS error codes that mean the credentials themselves are bad (exit 2): STS's and the services'
-#: "security token ... expired/invalid" answers (AWS "Common Errors": ExpiredToken(Exception),
-#: InvalidClientTokenId, UnrecognizedClientException).
+#: AWS error codes that mean the credentials themselves are bad (exit 2): "Common Errors"
+#: (docs.aws.amazon.com/awsconsolehelpdocs/latest/gsg/common-errors.html) lists ExpiredTokenException
+#: and UnrecognizedClientException; the query APIs' (IAM, STS, S3) spell them ExpiredToken and
+#: InvalidClientTokenId.
 _CREDENTIAL_CODES = frozenset(
     {"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException"}
 )
