@@ -47,7 +47,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--port", type=int, default=0, help="with --keep: serve on this port (default: any free one)"
     )
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, needs_aws=False)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,16 +5,15 @@ Runs the checks of ``replimend.diagnose`` (all, or those a failure reason names 
 against the account the standard credential chain (or ``--profile``) reaches, in ``--region``;
 ``AWS_ENDPOINT_URL`` points it at the embedded AWS. replimend's own resources, when the environment
 names them as the functions' does (BATCH_ROLE_ARN, MANIFEST_BUCKET, REPORT_BUCKET, FAILURE_QUEUE_ARN),
-are checked too. Output: a table and the fixes, or JSON Lines (one diagnosis per destination) with
---json. Exit status: 0 nothing FAILs, 1 something FAILs, 2 bad input or AWS unreachable (one line on
+are checked too — or, with ``--stack NAME``, as that stack names them. Output: a table and the
+fixes, JSON Lines (one diagnosis per destination) with --output json, one row per check with
+--output csv. Exit status: 0 nothing FAILs, 1 something FAILs, 2 bad input or AWS unreachable (one line on
 standard error, never a traceback).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from typing import Any
 
@@ -22,6 +21,8 @@ from replimend.diagnose import REGISTRY, Diagnosis, Setup, Status, Target, desti
 from replimend.errors import ReplimendError
 from replimend.reasons import REASONS, UNKNOWN_REASON
 from replimend_cli import UsageError
+from replimend_cli.output import CSV, JSON, UNBOUNDED_WIDTH, add_output_arguments, emit, print_table
+from replimend_cli.stack_config import add_stack_arguments, environment
 
 EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 #: The checks that need no destination: what a bucket without replication rules is diagnosed with.
@@ -50,7 +51,8 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--profile", help="AWS profile (default: the standard credential chain)")
     parser.add_argument("--region", help="AWS Region of the clients (default: the profile's)")
-    parser.add_argument("--json", action="store_true", help="JSON Lines, one diagnosis per destination")
+    add_stack_arguments(parser, ledger=False)
+    add_output_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -68,9 +70,10 @@ def run(args: argparse.Namespace) -> int:
         if type(exc).__module__.startswith(("botocore", "boto3")):
             return _error(f"{type(exc).__name__}: {exc}")
         raise
-    if args.json:
-        for result in diagnoses:
-            sys.stdout.write(json.dumps(result.to_dict()) + "\n")
+    if args.output == JSON:
+        emit([result.to_dict() for result in diagnoses], JSON, columns=())
+    elif args.output == CSV:
+        emit(_check_rows(diagnoses), CSV, columns=())
     else:
         _print_table(diagnoses)
     return EXIT_FAIL if any(result.failed for result in diagnoses) else EXIT_OK
@@ -88,13 +91,15 @@ def _checks(reason: str | None) -> tuple[str, ...] | None:
 def _diagnose_all(args: argparse.Namespace, checks: tuple[str, ...] | None) -> list[Diagnosis]:
     from replimend.aws.config import AwsConfigReader, boto3_client_factory
 
-    reader = AwsConfigReader(boto3_client_factory(args.profile, args.region))
+    clients = boto3_client_factory(args.profile, args.region)
+    reader = AwsConfigReader(clients)
+    env = environment(args, client=clients)
     setup = Setup(
-        region=os.environ.get("REPLIMEND_REGION") or None,  # jobs' Region, if pinned; else the source's
-        batch_role_arn=os.environ.get("BATCH_ROLE_ARN") or None,
-        manifest_bucket=os.environ.get("MANIFEST_BUCKET") or None,
-        report_bucket=os.environ.get("REPORT_BUCKET") or None,
-        failure_queue_arn=os.environ.get("FAILURE_QUEUE_ARN") or None,
+        region=env.get("REPLIMEND_REGION") or None,  # jobs' Region, if pinned; else the source's
+        batch_role_arn=env.get("BATCH_ROLE_ARN") or None,
+        manifest_bucket=env.get("MANIFEST_BUCKET") or None,
+        report_bucket=env.get("REPORT_BUCKET") or None,
+        failure_queue_arn=env.get("FAILURE_QUEUE_ARN") or None,
     )
     if args.destination:
         targets = [args.destination]
@@ -117,7 +122,7 @@ def _print_table(diagnoses: list[Diagnosis]) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    console = Console(width=None if sys.stdout.isatty() else 160)
+    console = Console(width=None if sys.stdout.isatty() else UNBOUNDED_WIDTH)
     for result in diagnoses:
         target = result.target
         title = f"{target.source} → {target.destination or '(no replication rule)'}"
@@ -134,7 +139,7 @@ def _print_table(diagnoses: list[Diagnosis]) -> None:
                 f"[{style}]{check.status}[/]",
                 escape(check.evidence),
             )
-        console.print(table)
+        print_table(table)
         for check in result.failed:
             console.print(f"[bold red]FAIL[/] {check.name}: fix with")
             # plain, unwrapped text: the command must stay copy-pasteable
@@ -143,6 +148,25 @@ def _print_table(diagnoses: list[Diagnosis]) -> None:
             sys.stdout.write("".join(f"    {line}\n" for line in (check.fix or "").splitlines()))
         verdict = "[bold red]FAILING[/]" if result.failed else "[green]nothing fails[/]"
         console.print(f"{title}: {verdict} ({result.summary()})\n")
+
+
+def _check_rows(diagnoses: list[Diagnosis]) -> list[dict[str, Any]]:
+    """One row per check, for CSV."""
+    return [
+        {
+            "source_bucket": result.target.source,
+            "destination_bucket": result.target.destination,
+            "key": result.target.key,
+            "version_id": result.target.version_id,
+            "check": check.name,
+            "group": str(REGISTRY[check.name].group),
+            "status": str(check.status),
+            "evidence": check.evidence,
+            "fix": check.fix,
+        }
+        for result in diagnoses
+        for check in result.results
+    ]
 
 
 def _error(message: str) -> int:

@@ -4,28 +4,24 @@
   incidents [--all]           open (or all) incidents: a cause blocking failures of one reason
   audit --bucket B | --reason R | --state S [--since ISO] [--until ISO]
 
-Tables by default, JSON Lines with --json. The table comes from --table or $LEDGER_TABLE, its index
-shard count from --index-shards or $LEDGER_INDEX_SHARDS (it must match the deployed functions').
-``add_ledger_arguments`` and ``open_ledger`` are shared with the other ledger-reading commands.
+Output per ``--output`` (replimend_cli.output); the ledger per ``--stack`` or ``--table``
+(replimend_cli.stack_config). ``add_ledger_arguments`` gives a ledger-reading command both.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from replimend.errors import ReplimendError
 from replimend.models import FailureRecord, HistoryEntry, Incident, ObjectState
 from replimend_cli import UsageError
+from replimend_cli.output import Column, add_output_arguments, emit
+from replimend_cli.stack_config import add_stack_arguments, open_ledger, positive_int
 
 EXIT_OK = 0
-EXIT_AWS_ERROR = 1
 
 
 def register(subparsers: Any) -> None:
@@ -62,7 +58,7 @@ def register(subparsers: Any) -> None:
     which.add_argument("--state", choices=[s.value for s in ObjectState], help="current object state")
     audit.add_argument("--since", type=_iso_time, help="from this time (inclusive)")
     audit.add_argument("--until", type=_iso_time, help="up to this time (inclusive)")
-    audit.add_argument("--limit", type=_positive_int, help="print at most this many lines")
+    audit.add_argument("--limit", type=positive_int, help="print at most this many lines")
     add_ledger_arguments(audit)
     audit.set_defaults(func=run_audit)
 
@@ -71,28 +67,9 @@ def register(subparsers: Any) -> None:
 
 
 def add_ledger_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--table", help="ledger table name (default: $LEDGER_TABLE)")
-    parser.add_argument(
-        "--index-shards", type=_positive_int, help="ledger index shards (default: $LEDGER_INDEX_SHARDS or 16)"
-    )
-    parser.add_argument("--region", help="AWS region (default: the AWS SDK's)")
-    parser.add_argument("--json", action="store_true", help="JSON Lines instead of a table")
-
-
-def open_ledger(args: argparse.Namespace) -> Any:
-    """The Ledger named by --table/$LEDGER_TABLE; UsageError (exit 2) when there is none."""
-    import boto3
-
-    from replimend.ledger import Ledger
-
-    table = args.table or os.environ.get("LEDGER_TABLE")
-    if not table:
-        raise UsageError("no ledger table: pass --table NAME or set LEDGER_TABLE")
-    shards = args.index_shards or _env_int("LEDGER_INDEX_SHARDS", 16)
-    resource = (
-        boto3.resource("dynamodb", region_name=args.region) if args.region else boto3.resource("dynamodb")
-    )
-    return Ledger(resource.Table(table), index_shards=shards)
+    """Where the ledger is (--stack, or --table/--index-shards) and how to print (--output/--json)."""
+    add_stack_arguments(parser)
+    add_output_arguments(parser)
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
@@ -111,35 +88,34 @@ def parse_s3_url(url: str) -> tuple[str, str]:
 def run_history(args: argparse.Namespace) -> int:
     bucket, key = parse_s3_url(args.url)
     ledger = open_ledger(args)
-    return _guarded(lambda: _print_history(ledger.history(bucket, key), args.json, f"History of {args.url}"))
+    _print_history(ledger.history(bucket, key), args.output, f"History of {args.url}")
+    return EXIT_OK
 
 
 def run_incidents(args: argparse.Namespace) -> int:
     ledger = open_ledger(args)
-    return _guarded(lambda: _print_incidents(ledger.list_incidents(open_only=not args.all), args.json))
+    _print_incidents(ledger.list_incidents(open_only=not args.all), args.output, open_only=not args.all)
+    return EXIT_OK
 
 
 def run_audit(args: argparse.Namespace) -> int:
     if args.since and args.until and args.since > args.until:
         raise UsageError("--since is after --until")
     ledger = open_ledger(args)
-
-    def show() -> None:
-        if args.state:
-            records = ledger.failures_in_state(
-                ObjectState(args.state), since=args.since, until=args.until, limit=args.limit
-            )
-            _print_failures(records, args.json, f"Objects in {args.state}")
-            return
-        if args.bucket:
-            entries = ledger.audit_by_bucket(args.bucket, since=args.since, until=args.until)
-            title = f"Audit of bucket {args.bucket}"
-        else:
-            entries = ledger.audit_by_reason(args.reason, since=args.since, until=args.until)
-            title = f"Audit of reason {args.reason}"
-        _print_history(_limited(entries, args.limit), args.json, title, with_key=True)
-
-    return _guarded(show)
+    if args.state:
+        records = ledger.failures_in_state(
+            ObjectState(args.state), since=args.since, until=args.until, limit=args.limit
+        )
+        _print_failures(records, args.output, f"Objects in {args.state}")
+        return EXIT_OK
+    if args.bucket:
+        entries = ledger.audit_by_bucket(args.bucket, since=args.since, until=args.until)
+        title = f"Audit of bucket {args.bucket}"
+    else:
+        entries = ledger.audit_by_reason(args.reason, since=args.since, until=args.until)
+        title = f"Audit of reason {args.reason}"
+    _print_history(_limited(entries, args.limit), args.output, title, with_key=True)
+    return EXIT_OK
 
 
 # ------------------------------------------------------------------ output
@@ -183,135 +159,71 @@ def failure_json(record: FailureRecord) -> dict[str, Any]:
 
 
 def _print_history(
-    entries: Iterable[HistoryEntry], as_json: bool, title: str, *, with_key: bool = False
+    entries: Iterable[HistoryEntry], output: str, title: str, *, with_key: bool = False
 ) -> None:
-    if as_json:
-        _json_lines(history_json(entry) for entry in entries)
-        return
-    from rich.table import Table
-
-    table = Table(title=title)
-    for column in (
-        "time (UTC)",
-        *(["key"] if with_key else []),
-        "version",
-        "destination",
-        "what",
-        "reason",
-        "actor",
-        "job",
-        "detail",
-    ):
-        table.add_column(column, overflow="fold")
-    for entry in entries:
-        if entry.kind == "transition":
-            what = f"{_state_name(entry.from_state)} → {_state_name(entry.to_state)}"
-        else:
-            what = "event"
-        table.add_row(
-            _iso(entry.at),
-            *([entry.ref.key] if with_key else []),
-            entry.ref.version_id or "null",
-            entry.ref.destination_bucket,
-            what,
-            entry.reason or "",
-            entry.actor,
-            entry.job_id or "",
-            entry.detail or "",
-        )
-    _print_table(table)
+    columns = [
+        Column("time (UTC)", "at"),
+        *([Column("key", "key")] if with_key else []),
+        Column("version", lambda row: row["version_id"] or "null"),
+        Column("destination", "destination_bucket"),
+        Column("what", _what),
+        Column("reason", "reason"),
+        Column("actor", "actor"),
+        Column("job", "job_id"),
+        Column("detail", "detail"),
+    ]
+    emit((history_json(entry) for entry in entries), output, columns=columns, title=title,
+         empty=f"{title}: no entries")  # fmt: skip
 
 
-def _print_incidents(incidents: list[Incident], as_json: bool) -> None:
-    if as_json:
-        _json_lines(incident_json(incident) for incident in incidents)
-        return
-    from rich.table import Table
-
-    table = Table(title="Incidents")
-    for column in (
-        "source",
-        "destination",
-        "reason",
-        "objects",
-        "opened (UTC)",
-        "resolved",
-        "last diagnosis",
-    ):
-        table.add_column(column, overflow="fold")
-    for incident in incidents:
-        fixed = (
-            f"{_iso(incident.fixed_at)} by {incident.resolved_by} ({incident.fixed_by})"
-            if incident.fixed
-            else "no"
-        )
-        table.add_row(
-            incident.source_bucket,
-            incident.destination_bucket,
-            incident.failure_reason,
-            str(incident.object_count),
-            _iso(incident.opened_at),
-            fixed,
-            incident.last_diagnosis or "",
-        )
-    _print_table(table)
+def _what(row: Mapping[str, Any]) -> str:
+    if row["kind"] != "transition":
+        return "event"
+    return f"{row['from_state'] or '-'} → {row['to_state'] or '-'}"
 
 
-def _print_failures(records: Iterable[FailureRecord], as_json: bool, title: str) -> None:
-    if as_json:
-        _json_lines(failure_json(record) for record in records)
-        return
-    from rich.table import Table
-
-    table = Table(title=title)
-    for column in ("source", "key", "version", "destination", "reason", "attempts", "last seen (UTC)", "job"):
-        table.add_column(column, overflow="fold")
-    for record in records:
-        table.add_row(
-            record.ref.source_bucket,
-            record.ref.key,
-            record.ref.version_id or "null",
-            record.ref.destination_bucket,
-            record.failure_reason or "",
-            str(record.attempts),
-            _iso(record.last_seen),
-            record.job_id or "",
-        )
-    _print_table(table)
+def _print_incidents(incidents: list[Incident], output: str, *, open_only: bool) -> None:
+    columns = [
+        Column("source", "source_bucket"),
+        Column("destination", "destination_bucket"),
+        Column("reason", "failure_reason"),
+        Column("objects", "object_count"),
+        Column("opened (UTC)", "opened_at"),
+        Column("resolved", _resolved),
+        Column("last diagnosis", "last_diagnosis"),
+    ]
+    emit((incident_json(incident) for incident in incidents), output, columns=columns, title="Incidents",
+         empty="no open incidents" if open_only else "no incidents")  # fmt: skip
 
 
-def _print_table(table: Any) -> None:
-    from rich.console import Console
+def _resolved(row: Mapping[str, Any]) -> str:
+    if not row["fixed"]:
+        return "no"
+    return f"{row['fixed_at']} by {row['resolved_by']} ({row['fixed_by']})"
 
-    Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200).print(table)
 
-
-def _json_lines(rows: Iterable[dict[str, Any]]) -> None:
-    for row in rows:
-        sys.stdout.write(json.dumps(row, default=str) + "\n")
+def _print_failures(records: Iterable[FailureRecord], output: str, title: str) -> None:
+    columns = [
+        Column("source", "source_bucket"),
+        Column("key", "key"),
+        Column("version", lambda row: row["version_id"] or "null"),
+        Column("destination", "destination_bucket"),
+        Column("reason", "failure_reason"),
+        Column("attempts", "attempts"),
+        Column("last seen (UTC)", "last_seen"),
+        Column("job", "job_id"),
+    ]
+    emit((failure_json(record) for record in records), output, columns=columns, title=title,
+         empty=f"{title}: none")  # fmt: skip
 
 
 # ------------------------------------------------------------------ helpers
-
-
-def _guarded(show: Any) -> int:
-    """Run an output function; an AWS failure prints one line and exits 1 (bad input already exited 2)."""
-    try:
-        show()
-    except ReplimendError as exc:
-        print(f"replimend: error: {exc}", file=sys.stderr)
-        return EXIT_AWS_ERROR
-    return EXIT_OK
 
 
 def _limited(entries: Iterator[HistoryEntry], limit: int | None) -> Iterator[HistoryEntry]:
     import itertools
 
     return itertools.islice(entries, limit)
-
-
-def _state_name(state: ObjectState | None) -> str:
-    return state.value if state else "-"
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -324,23 +236,3 @@ def _iso_time(text: str) -> datetime:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from exc
     return at if at.tzinfo else at.replace(tzinfo=UTC)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
-    return value
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if not raw:
-        return default
-    try:
-        return _positive_int(raw)
-    except argparse.ArgumentTypeError as exc:
-        raise UsageError(f"{name}: {exc}") from exc

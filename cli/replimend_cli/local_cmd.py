@@ -23,6 +23,7 @@ from typing import Any
 
 from replimend_cli import UsageError
 from replimend_cli.demo_cmd import BIND_ERRORS, EXIT_NOT_INSTALLED, LOCAL_MODULES
+from replimend_cli.output import add_output_arguments, emit_one
 
 EXIT_FAILED = 1
 DEFAULT_PORT = 4566
@@ -61,7 +62,7 @@ def register(subparsers: Any) -> None:
     up.add_argument(
         "--template", type=Path, help="the SAM template (default: the repository's template.yaml)"
     )
-    up.set_defaults(func=run_up)
+    up.set_defaults(func=run_up, needs_aws=False)
 
     clock = actions.add_parser("clock", help="read or move the simulated clock of a running local stack")
     clock_actions = clock.add_subparsers(dest="clock_action", metavar="ACTION", required=True)
@@ -79,9 +80,9 @@ def register(subparsers: Any) -> None:
             default=None,
             help="the local stack's endpoint (default: $AWS_ENDPOINT_URL)",
         )
-        parser.add_argument("--json", action="store_true", help="print the server's answer as JSON")
-    advance.set_defaults(func=run_clock_advance)
-    now.set_defaults(func=run_clock_now)
+        add_output_arguments(parser)
+    advance.set_defaults(func=run_clock_advance, needs_aws=False)
+    now.set_defaults(func=run_clock_now, needs_aws=False)
 
 
 def parse_duration(text: str) -> float:
@@ -184,13 +185,10 @@ def run_clock_advance(args: argparse.Namespace) -> int:
         answer = _control(args.endpoint_url, "clock/advance", {"seconds": seconds})
     except ControlError as error:
         return _error(str(error))
-    if args.json:
-        print(json.dumps(answer))
-    else:
-        print(
-            f"clock advanced {args.duration} to {answer.get('now')}: "
-            f"{answer.get('invocations', 0)} invocations"
-        )
+    text = (
+        f"clock advanced {args.duration} to {answer.get('now')}: {answer.get('invocations', 0)} invocations"
+    )
+    emit_one(answer, args.output, text=text)
     return 0
 
 
@@ -199,5 +197,5 @@ def run_clock_now(args: argparse.Namespace) -> int:
         answer = _control(args.endpoint_url, "clock")
     except ControlError as error:
         return _error(str(error))
-    print(json.dumps(answer) if args.json else answer.get("now"))
+    emit_one(answer, args.output, text=str(answer.get("now")))
     return 0

@@ -1,23 +1,25 @@
-"""`replimend remediate`, `replimend jobs`, `replimend incident fixed|reopen`.
+"""`replimend remediate`, `replimend jobs`, `replimend incident retry|fixed|reopen`.
 
-Settings come from the environment exactly as the Lambda functions read them (LEDGER_TABLE,
-ACCOUNT_ID, MANIFEST_BUCKET, ...); flags override. Output is a rich table, or JSON Lines with --json.
+Settings come from the stack (--stack) or from the environment exactly as the Lambda functions read
+them (LEDGER_TABLE, ACCOUNT_ID, MANIFEST_BUCKET, ...), --table overriding the table; see
+replimend_cli.stack_config. Output per --output (replimend_cli.output).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
-from replimend.errors import ConfigurationError, NotFoundError
+from replimend.errors import NotFoundError
 from replimend.models import JobRecord
 from replimend.remediate.remediation import RemediationResult
-from replimend.settings import RemediationSettings, load_settings
+from replimend.settings import RemediationSettings
 from replimend.track.tracker import job_outcome
 from replimend_cli import UsageError
-from replimend_cli.ledger_cmds import add_ledger_arguments, open_ledger
+from replimend_cli.ledger_cmds import add_ledger_arguments
+from replimend_cli.output import TABLE, Column, emit, emit_one, logs_to_stderr, note
+from replimend_cli.stack_config import check_index_shards, open_ledger, settings
 
 
 def register(subparsers: Any) -> None:
@@ -30,9 +32,7 @@ def register(subparsers: Any) -> None:
     )
     remediate.add_argument("--bucket", help="only this source bucket")
     remediate.add_argument("--dry-run", action="store_true", help="plan and report; start and write nothing")
-    remediate.add_argument(
-        "--json", action="store_true", help="print the result as JSON Lines (one per source bucket)"
-    )
+    add_ledger_arguments(remediate)
     remediate.set_defaults(func=run_remediate)
 
     jobs = subparsers.add_parser("jobs", help="list Batch Replication jobs and their outcomes")
@@ -66,53 +66,46 @@ def register(subparsers: Any) -> None:
 def run_remediate(args: argparse.Namespace) -> int:
     from replimend.wiring import build_remediation
 
-    settings = _settings(RemediationSettings)
+    logs_to_stderr()  # the functions' logger (created by that import) writes to stdout
     if args.bucket is not None and not args.bucket.strip():
         raise UsageError("--bucket needs a bucket name")
-    result = build_remediation(settings).run(bucket=args.bucket, dry_run=True if args.dry_run else None)
-    if args.json:
-        _print_remediation_json(result)
-    else:
-        _print_remediation_table(result)
+    remediation_settings = settings(args, RemediationSettings)
+    remediation = build_remediation(remediation_settings)
+    if args.stack is None:
+        check_index_shards(remediation.ledger, remediation_settings.index_shards)
+    result = remediation.run(bucket=args.bucket, dry_run=True if args.dry_run else None)
+    _print_remediation(result, args.output)
     return 1 if any(source.errors for source in result.sources) else 0
+
+
+JOB_COLUMNS = (
+    Column("job id", "job_id"),
+    Column(
+        "source → destination",
+        lambda row: (
+            f"{row['source_bucket']} → "
+            f"{', '.join(row['destinations']) or row['destination_bucket'] or '(generated)'}"
+        ),
+    ),
+    Column("status", "status"),
+    Column("outcome", "outcome"),
+    Column("objects", "object_count"),
+    Column("ok", "tasks_succeeded"),
+    Column("failed", "tasks_failed"),
+    Column("created", "created_at"),
+    Column("note", lambda row: "stale" if row["stale"] else "; ".join(row["failure_reasons"])),
+)
 
 
 def run_jobs(args: argparse.Namespace) -> int:
     jobs = open_ledger(args).list_jobs(active_only=args.active)
-    if args.json:
-        for job in jobs:
-            sys.stdout.write(json.dumps(job_summary(job)) + "\n")
-        return 0
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title="Batch Replication jobs")
-    for column in (
-        "job id",
-        "source → destination",
-        "status",
-        "outcome",
-        "objects",
-        "ok",
-        "failed",
-        "created",
-        "note",
-    ):
-        table.add_column(column)
-    for job in jobs:
-        summary = job_summary(job)
-        table.add_row(
-            job.job_id,
-            f"{job.source_bucket} → {', '.join(job.destinations) or job.destination_bucket or '(generated)'}",
-            job.status,
-            summary["outcome"] or "",
-            str(job.object_count),
-            str(job.tasks_succeeded),
-            str(job.tasks_failed),
-            summary["created_at"] or "",
-            "stale" if job.stale_since else "; ".join(job.failure_reasons)[:60],
-        )
-    Console().print(table)
+    emit(
+        (job_summary(job) for job in jobs),
+        args.output,
+        columns=JOB_COLUMNS,
+        title="Batch Replication jobs",
+        empty="no active jobs" if args.active else "no jobs",
+    )
     return 0
 
 
@@ -143,18 +136,14 @@ def run_incident(args: argparse.Namespace) -> int:
         "resolved_by": incident.resolved_by,
         "object_count": incident.object_count,
     }
-    if args.json:
-        sys.stdout.write(json.dumps(document) + "\n")
-    else:
-        state = (
-            "fixed: the next remediation pass re-drives its objects"
-            if incident.fixed
-            else "open: objects held"
-        )
-        sys.stdout.write(
-            f"incident {incident.source_bucket} -> {incident.destination_bucket} {incident.failure_reason} "
-            f"({incident.object_count} objects) is now {state}\n"
-        )
+    state = (
+        "fixed: the next remediation pass re-drives its objects" if incident.fixed else "open: objects held"
+    )
+    text = (
+        f"incident {incident.source_bucket} -> {incident.destination_bucket} {incident.failure_reason} "
+        f"({incident.object_count} objects) is now {state}"
+    )
+    emit_one(document, args.output, text=text)
     return 0
 
 
@@ -182,66 +171,46 @@ def job_summary(job: JobRecord) -> dict[str, Any]:
     }
 
 
-def _settings(model: Any) -> Any:
-    try:
-        return load_settings(model)
-    except ConfigurationError as exc:
-        raise UsageError(f"{exc} (set the environment variables the functions use)") from exc
-
-
-def _print_remediation_json(result: RemediationResult) -> None:
-    document = result.to_dict()
-    for source in document["sources"]:
-        sys.stdout.write(json.dumps({"dry_run": result.dry_run, **source}) + "\n")
-    sys.stdout.write(
-        json.dumps(
-            {
-                "summary": True,
-                "dry_run": result.dry_run,
-                "jobs": result.jobs,
-                "truncated": result.truncated,
-                "gate": result.gate,
-            }
-        )
-        + "\n"
-    )
-
-
-def _print_remediation_table(result: RemediationResult) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    title = "Remediation plan (dry run: nothing started)" if result.dry_run else "Remediation pass"
-    table = Table(title=title)
-    for column in (
+SOURCE_COLUMNS = (
+    Column(
         "source → destinations",
-        "versions planned",
-        "skipped",
-        "blocked",
-        "obsolete",
-        "done",
-        "gave up",
+        lambda row: f"{row['source_bucket']} → {', '.join(row['destinations']) or '-'}",
+    ),
+    Column("versions planned", "planned"),
+    Column("skipped", "skipped"),
+    Column("blocked", "blocked"),
+    Column("obsolete", "obsolete"),
+    Column("done", "done"),
+    Column("gave up", "gave_up"),
+    Column(
         "jobs",
-    ):
-        table.add_column(column)
-    for source in result.sources:
-        table.add_row(
-            f"{source.source_bucket} → {', '.join(source.destinations) or '-'}",
-            str(source.planned),
-            str(source.skipped),
-            str(source.blocked),
-            str(source.obsolete),
-            str(source.done),
-            str(source.gave_up),
-            ", ".join([*source.resumed_jobs, *source.jobs])
-            or ("(would start)" if result.dry_run and source.planned else ""),
-        )
-    console = Console()
-    console.print(table)
-    for incident, summary in result.gate.items():
-        console.print(f"gate {incident}: {summary}")
+        lambda row: (
+            ", ".join([*row["resumed_jobs"], *row["jobs"]])
+            or ("(would start)" if row["dry_run"] and row["planned"] else "")
+        ),
+    ),
+)
+
+
+def _print_remediation(result: RemediationResult, output: str) -> None:
+    """One row per source bucket; as JSON a last summary line. Gate and errors: notes on stderr
+    except in a table, where they follow it."""
+    document = result.to_dict()
+    rows = [{"dry_run": result.dry_run, **source} for source in document["sources"]]
+    title = "Remediation plan (dry run: nothing started)" if result.dry_run else "Remediation pass"
+    emit(rows, output, columns=SOURCE_COLUMNS, title=title, empty="no source bucket has due work")
+    if output == "json":
+        summary = {"summary": True, "dry_run": result.dry_run, "jobs": result.jobs,
+                   "truncated": result.truncated, "gate": result.gate}  # fmt: skip
+        emit([summary], output, columns=())
+    for incident, gate in result.gate.items():
+        line = f"gate {incident}: {gate}"
+        if output == TABLE:
+            sys.stdout.write(line + "\n")
+        else:
+            note(line)
     for source in result.sources:
         for error in source.errors:
-            console.print(f"[red]error[/red] {source.source_bucket}: {error}")
+            note(f"error {source.source_bucket}: {error}")
     if result.truncated:
-        console.print(f"stopped early: {result.truncated}")
+        note(f"stopped early: {result.truncated}")

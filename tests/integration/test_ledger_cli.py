@@ -76,14 +76,13 @@ def test_history_rejects_a_bad_url(seeded: Ledger, url: str, capsys: pytest.Capt
     assert "s3://BUCKET/KEY" in capsys.readouterr().err
 
 
-def test_a_missing_table_is_a_usage_error(
+def test_no_table_named_is_a_configuration_error_in_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("LEDGER_TABLE", raising=False)
-    with pytest.raises(SystemExit) as exited:
-        main(["incidents"])
-    assert exited.value.code == 2
-    assert "LEDGER_TABLE" in capsys.readouterr().err
+    assert main(["incidents"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "LEDGER_TABLE" in err and "--stack" in err
 
 
 def test_an_aws_failure_exits_1_with_one_line(seeded: Ledger, capsys: pytest.CaptureFixture[str]) -> None:

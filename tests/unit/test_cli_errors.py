@@ -70,3 +70,29 @@ def test_aws_region_from_the_environment_is_honoured(
         err = capsys.readouterr().err
     # the table does not exist in eu-west-1: an AWS error, one line, status 1 — not a region error
     assert status == 1 and err.count("\n") == 1 and "region" not in err.lower()
+
+
+def test_help_documents_every_exit_status(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "Exit status:" in out
+    for status in ("  0 ", "  1 ", "  2 ", "  130 "):
+        assert status in out
+    assert "--stack" in out and "--output" in out
+
+
+@pytest.mark.parametrize("code", ["ExpiredToken", "ExpiredTokenException", "UnrecognizedClientException"])
+def test_refused_credentials_are_a_configuration_error(
+    code: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from replimend.errors import AwsCallError
+    from replimend_cli import ledger_cmds
+
+    def refused(args: object) -> None:
+        raise AwsCallError("Query on ledger", code, "The security token included in the request is expired")
+
+    monkeypatch.setattr(ledger_cmds, "open_ledger", refused)
+    assert main(["incidents", "--table", "t", "--region", "eu-west-1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "credentials were refused" in err and code in err

@@ -144,7 +144,29 @@ def test_cli_without_settings_is_a_usage_error(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("LEDGER_TABLE", raising=False)
-    with pytest.raises(SystemExit) as exit_info:
-        main(["jobs"])
-    assert exit_info.value.code == 2
-    assert "LEDGER_TABLE" in capsys.readouterr().err
+    assert main(["jobs"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "LEDGER_TABLE" in err
+
+
+def test_cli_remediate_dry_run_json_has_only_json_on_stdout(
+    cli_env: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import logging
+    import sys
+
+    from replimend.observability import logger
+
+    # Given the functions' logger writing to stdout, as in Lambda (pytest swapped stdout since import)
+    logger.setLevel("INFO")
+    for handler in logging.getLogger(logger.name).handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(sys.stdout)
+    cli_env.fail("a", reason="DstVersionNotFound")
+    # When a dry run prints JSON
+    assert main(["remediate", "--dry-run", "--output", "json"]) == 0
+    captured = capsys.readouterr()
+    # Then every stdout line is JSON, and the pass's log line went to stderr
+    rows = [json.loads(line) for line in captured.out.splitlines()]
+    assert rows[0]["planned"] == 1 and rows[-1]["summary"] is True
+    assert "would start a job" in captured.err

@@ -108,6 +108,10 @@ class Ledger:
     def index_shards(self) -> int:
         return self._due.index_shards
 
+    def recorded_index_shards(self) -> int | None:
+        """The largest index shard count the ledger's writers recorded; None before any failure."""
+        return self._due.recorded_shards()
+
     def _now(self) -> datetime:
         return self._clock()
 

@@ -26,6 +26,8 @@ from replimend.models import FailureRecord, ObjectRef, ObjectState
 
 DUE_INDEX = "DueWork"
 PAIRS_PK = "PAIRS"
+#: the pair registry attribute holding the index shard counts writers used (a number set)
+SHARDS_ATTR = "index_shards"
 
 
 class DueWork:
@@ -51,16 +53,21 @@ class DueWork:
             return
         self._table.update(
             {"pk": PAIRS_PK, "sk": f"P#{ref.source_bucket}#{ref.destination_bucket}"},
-            UpdateExpression="SET #src = :s, #dst = :d, #at = if_not_exists(#at, :t)",
+            # ADD to a number set is a union ("ADD ... If the existing data type is a set", DynamoDB
+            # UpdateItem): the item remembers every shard count a writer used, so a reader can
+            # refuse a smaller one instead of silently missing rows.
+            UpdateExpression="SET #src = :s, #dst = :d, #at = if_not_exists(#at, :t) ADD #sh :n",
             ExpressionAttributeNames={
                 "#src": "source_bucket",
                 "#dst": "destination_bucket",
                 "#at": "registered_at",
+                "#sh": SHARDS_ATTR,
             },
             ExpressionAttributeValues={
                 ":s": ref.source_bucket,
                 ":d": ref.destination_bucket,
                 ":t": format_time(self._clock()),
+                ":n": {self.index_shards},
             },
             ReturnValues="NONE",
         )
@@ -68,8 +75,15 @@ class DueWork:
 
     def pairs(self) -> list[tuple[str, str]]:
         """Every (source, destination) that ever had a failure (a handful of registry items)."""
-        items = self._table.query(KeyConditionExpression=Key("pk").eq(PAIRS_PK) & Key("sk").begins_with("P#"))
-        return sorted((str(i["source_bucket"]), str(i["destination_bucket"])) for i in items)
+        return sorted((str(i["source_bucket"]), str(i["destination_bucket"])) for i in self._pair_items())
+
+    def recorded_shards(self) -> int | None:
+        """The largest index shard count any writer used (None: no writer recorded one yet)."""
+        counts = [int(n) for item in self._pair_items() for n in item.get(SHARDS_ATTR) or ()]
+        return max(counts, default=None)
+
+    def _pair_items(self) -> Iterator[Item]:
+        return self._table.query(KeyConditionExpression=Key("pk").eq(PAIRS_PK) & Key("sk").begins_with("P#"))
 
     def sources(self) -> list[str]:
         return sorted({source for source, _ in self.pairs()})
