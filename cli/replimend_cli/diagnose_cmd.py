@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         for result in diagnoses:
             sys.stdout.write(json.dumps(result.to_dict()) + "\n")
     else:
-        _print_table(diagnoses)
+        print_table(diagnoses)
     return EXIT_FAIL if any(result.failed for result in diagnoses) else EXIT_OK
 
 
@@ -85,7 +85,19 @@ def _checks(reason: str | None) -> tuple[str, ...] | None:
     return entry.checks or UNKNOWN_REASON.checks
 
 
-def _diagnose_all(args: argparse.Namespace, checks: tuple[str, ...] | None) -> list[Diagnosis]:
+def diagnose_source(
+    bucket: str, *, profile: str | None, region: str | None, failure_queue_arn: str | None
+) -> list[Diagnosis]:
+    """Every check for every destination of ``bucket`` (what ``enroll`` prints after it changes)."""
+    args = argparse.Namespace(
+        bucket=bucket, destination=None, key=None, version_id=None, profile=profile, region=region
+    )
+    return _diagnose_all(args, None, failure_queue_arn=failure_queue_arn)
+
+
+def _diagnose_all(
+    args: argparse.Namespace, checks: tuple[str, ...] | None, *, failure_queue_arn: str | None = None
+) -> list[Diagnosis]:
     from replimend.aws.config import AwsConfigReader, boto3_client_factory
 
     reader = AwsConfigReader(boto3_client_factory(args.profile, args.region))
@@ -94,7 +106,7 @@ def _diagnose_all(args: argparse.Namespace, checks: tuple[str, ...] | None) -> l
         batch_role_arn=os.environ.get("BATCH_ROLE_ARN") or None,
         manifest_bucket=os.environ.get("MANIFEST_BUCKET") or None,
         report_bucket=os.environ.get("REPORT_BUCKET") or None,
-        failure_queue_arn=os.environ.get("FAILURE_QUEUE_ARN") or None,
+        failure_queue_arn=failure_queue_arn or os.environ.get("FAILURE_QUEUE_ARN") or None,
     )
     if args.destination:
         targets = [args.destination]
@@ -112,7 +124,7 @@ def _diagnose_all(args: argparse.Namespace, checks: tuple[str, ...] | None) -> l
     ]
 
 
-def _print_table(diagnoses: list[Diagnosis]) -> None:
+def print_table(diagnoses: list[Diagnosis]) -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
