@@ -20,14 +20,7 @@ import shlex
 import sys
 from typing import Any
 
-from replimend.enrollment import (
-    Enrollment,
-    EnrollmentError,
-    Plan,
-    QueueVerdict,
-    plan_enroll,
-    plan_unenroll,
-)
+from replimend.enrollment import Enrollment, EnrollmentError, Plan, QueueNotAdmitted, QueueVerdict
 from replimend.errors import ReplimendError
 from replimend_cli import UsageError
 
@@ -100,17 +93,15 @@ def run_enroll(args: argparse.Namespace) -> int:
     queue_arn = _queue_arn(args)
     enrollment = Enrollment(_port(args))
     try:
-        verdict = enrollment.check_queue(bucket, queue_arn)
-        if not verdict.admitted:
-            _print_queue_fix(bucket, queue_arn, verdict)
-            return EXIT_PROBLEM
-        plan = plan_enroll(enrollment.read(bucket), queue_arn)
-        _report("enroll", plan, args.dry_run)
-        if args.dry_run:
-            return EXIT_OK
-        enrollment.apply(plan, enrolling=True)
+        plan = enrollment.enroll(bucket, queue_arn, dry_run=args.dry_run)
+    except QueueNotAdmitted as exc:
+        _print_queue_fix(bucket, queue_arn, exc.verdict)
+        return EXIT_PROBLEM
     except ReplimendError as exc:
         return _error("enroll", exc)
+    _report("enroll", plan, args.dry_run)
+    if args.dry_run:
+        return EXIT_OK
     from replimend_cli.diagnose_cmd import diagnose_source, print_table
 
     try:
@@ -127,12 +118,10 @@ def run_unenroll(args: argparse.Namespace) -> int:
     bucket = _bucket(args)
     enrollment = Enrollment(_port(args))
     try:
-        plan = plan_unenroll(enrollment.read(bucket))
-        _report("unenroll", plan, args.dry_run)
-        if not args.dry_run:
-            enrollment.apply(plan, enrolling=False)
+        plan = enrollment.unenroll(bucket, dry_run=args.dry_run)
     except ReplimendError as exc:
         return _error("unenroll", exc)
+    _report("unenroll", plan, args.dry_run)
     return EXIT_OK
 
 

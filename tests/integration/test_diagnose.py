@@ -13,6 +13,7 @@ import pytest
 
 from replimend.aws.config import AwsConfigReader
 from replimend.diagnose import Setup, Status, Target, checks_for_reason, destinations, diagnose
+from replimend.enrollment import admit_statement
 from replimend_local.demo.scenarios import (
     DESTINATION_REGION,
     SCENARIOS,
@@ -67,6 +68,11 @@ def world() -> Iterator[World]:
             "QueueArn"
         ]
         account = Account(aws.account_id, queue_arn, aws.client)
+        # the stack's queue policy admits the demo's sources (one scenario is enrolled with `enroll`)
+        admit = admit_statement(queue_arn, "replimend-demo-*-src", aws.account_id)
+        sqs.set_queue_attributes(
+            QueueUrl=url, Attributes={"Policy": json.dumps({"Version": "2012-10-17", "Statement": [admit]})}
+        )
         for scenario in SCENARIOS:
             if scenario.slug in EXPECTED_FAILURES:
                 scenario.setup(account, ScenarioNames(scenario.slug, aws.account_id))

@@ -69,6 +69,14 @@ class EnrollmentError(ReplimendError):
     """The bucket cannot be enrolled as it is; the message says what to do."""
 
 
+class QueueNotAdmitted(EnrollmentError):
+    """The queue's policy does not let S3 send the bucket's events; ``verdict`` has the statement to add."""
+
+    def __init__(self, verdict: QueueVerdict) -> None:
+        super().__init__(verdict.why)
+        self.verdict = verdict
+
+
 @dataclass(frozen=True)
 class BucketSettings:
     """What enroll reads of a bucket before deciding."""
@@ -407,6 +415,22 @@ class Enrollment:
         statement = admit_statement(queue_arn, bucket, account)
         return QueueVerdict(False, why, statement, policy_with(policy, statement))
 
+    def enroll(self, bucket: str, queue_arn: str, *, dry_run: bool = False) -> Plan:
+        """Check the queue, plan, and (unless ``dry_run``) apply; raises ``QueueNotAdmitted`` first."""
+        verdict = self.check_queue(bucket, queue_arn)
+        if not verdict.admitted:
+            raise QueueNotAdmitted(verdict)
+        plan = plan_enroll(self.read(bucket), queue_arn)
+        if not dry_run:
+            self.apply(plan, enrolling=True)
+        return plan
+
+    def unenroll(self, bucket: str, *, dry_run: bool = False) -> Plan:
+        plan = plan_unenroll(self.read(bucket))
+        if not dry_run:
+            self.apply(plan, enrolling=False)
+        return plan
+
     def apply(self, plan: Plan, *, enrolling: bool) -> None:
         """Enroll records before it enables and unenroll forgets after it disables, so a crash in
         between leaves a record of everything enroll turned on (re-running either finishes it)."""
@@ -428,6 +452,7 @@ __all__ = [
     "Enrollment",
     "EnrollmentError",
     "Plan",
+    "QueueNotAdmitted",
     "QueueVerdict",
     "admit_statement",
     "plan_enroll",
