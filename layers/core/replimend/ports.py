@@ -20,7 +20,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -86,6 +86,13 @@ class RemediationLedger(Protocol):
     ) -> Iterator[FailureRecord]: ...
 
     def get_incident(self, source_bucket: str, destination_bucket: str, reason: str) -> Incident | None: ...
+
+    def claim_incident_reminder(
+        self, source_bucket: str, destination_bucket: str, reason: str, *, interval: timedelta
+    ) -> bool:
+        """True when this caller may send the incident's "still open" reminder now (at most one per
+        ``interval`` per incident, whatever passes run at once)."""
+        ...
 
     def list_incidents(self, *, open_only: bool = True) -> list[Incident]: ...
 

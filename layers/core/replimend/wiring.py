@@ -105,6 +105,13 @@ def publish_remediation_metrics(result: RemediationResult, metrics: Any) -> None
     metrics.add_metric(
         name="RemediationErrors", unit=MetricUnit.Count, value=sum(len(s.errors) for s in result.sources)
     )
+    # 0 when nothing is due, so an alarm on it recovers
+    metrics.add_metric(
+        name="OldestDueFailureAgeSeconds", unit=MetricUnit.Seconds, value=result.oldest_due_age()
+    )
+    if result.open_incidents is not None:
+        metrics.add_metric(name="OpenIncidents", unit=MetricUnit.Count, value=result.open_incidents)
+    metrics.add_metric(name="IncidentReminders", unit=MetricUnit.Count, value=result.reminders)
 
 
 def publish_tracking_metrics(result: TrackingResult, metrics: Any) -> None:
@@ -125,4 +132,13 @@ def publish_tracking_metrics(result: TrackingResult, metrics: Any) -> None:
     metrics.add_metric(
         name="JobsPartial", unit=MetricUnit.Count, value=sum(1 for u in result.jobs if u.outcome == "partial")
     )
+    metrics.add_metric(
+        name="JobsFailed", unit=MetricUnit.Count, value=sum(1 for u in result.jobs if u.outcome == "failed")
+    )
+    # time to repair: per job, its slowest object (first failure to REPLICATED); Maximum on the dashboard
+    for update in result.jobs:
+        if update.repair_seconds:
+            metrics.add_metric(
+                name="TimeToRepairSeconds", unit=MetricUnit.Seconds, value=max(update.repair_seconds)
+            )
     metrics.add_metric(name="TrackingErrors", unit=MetricUnit.Count, value=len(result.errors))

@@ -89,6 +89,8 @@ class JobUpdate:
     unreadable_rows: int = 0
     stale: bool = False
     note: str | None = None
+    #: seconds from an object's first failure to its repair, for the objects this job replicated
+    repair_seconds: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -427,6 +429,8 @@ class JobTracker:
         )
         if decision.to_state is ObjectState.REPLICATED:
             update.replicated += 1
+            if record.first_seen is not None:
+                update.repair_seconds.append(max(0.0, (self.clock() - record.first_seen).total_seconds()))
         elif decision.to_state is ObjectState.GAVE_UP:
             update.gave_up += 1
         elif decision.to_state is ObjectState.FAILED:
