@@ -5,6 +5,7 @@ with a fix naming the real resources; once the scenario's own fix is applied, no
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -290,3 +291,10 @@ def test_the_command_reports_errors_in_one_line(world: World, capsys: pytest.Cap
     assert usage.value.code == 2
     with pytest.raises(SystemExit):
         main(["diagnose", "--bucket", "b", "--reason", "NotAReason"])
+
+
+@pytest.mark.parametrize("slug", sorted(EXPECTED_FAILURES))
+def test_every_fix_names_real_resources_no_placeholders(world: World, slug: str) -> None:
+    # Given a scenario's broken account, When it is diagnosed, Then each fix is a command to run as is
+    for result in world.run(slug).values():
+        assert not re.search(r"<[a-z][a-z -]*>", result.fix or ""), (result.name, result.fix)
