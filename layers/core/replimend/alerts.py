@@ -86,15 +86,18 @@ def incident_alert(
     )
 
 
-def pair_alert(source: str, destination: str, *, gave_up: int, escalated: int) -> Alert | None:
-    """Objects of one pair that need a person after this pass, in one message."""
+def pair_alert(
+    source: str, destination: str, *, gave_up: int, escalated: int, reason: str | None = None
+) -> Alert | None:
+    """Objects of one pair (of one incident, with ``reason``) that need a person, in one message."""
     if not gave_up and not escalated:
         return None
     parts = []
     if gave_up:
         parts.append(f"{gave_up} object(s) given up after the maximum number of attempts")
     if escalated:
-        parts.append(f"{escalated} object(s) escalated: no Batch Replication job can repair them")
+        why = f" ({reason})" if reason else ""
+        parts.append(f"{escalated} object(s) escalated{why}: no Batch Replication job can repair them")
     return Alert(
         _subject(f"replimend: objects need a person ({source} -> {destination})"),
         f"Replication from {source} to {destination}: {'; '.join(parts)}. See them with "
@@ -114,4 +117,21 @@ def reminder_alert(incident: Incident, now: datetime) -> Alert:
         f"stay held until the checks below pass.\n\n"
         f"Last diagnosis: {incident.last_diagnosis or 'none yet'}\n\n"
         f"{_checks_text(incident.last_checks)}"[:MAX_MESSAGE],
+    )
+
+
+def checks_pass_but_job_failed_alert(incident: Incident, job_id: str, count: int) -> Alert | None:
+    """A job failed objects of an incident whose checks all passed: the cause is one diagnosis cannot
+    see. None when a check fails (the incident's own alerts name it)."""
+    if _failing(incident.last_checks):
+        return None
+    source, destination, reason = incident.source_bucket, incident.destination_bucket, incident.failure_reason
+    return Alert(
+        _subject(f"replimend: {reason} again though its checks pass ({source})"),
+        f"Batch Replication job {job_id} failed {count} object(s) from {source} -> {destination} with "
+        f"{reason}, though every check of the incident passes. The cause is one diagnosis cannot see: a "
+        "service control policy, a permissions boundary, a VPC endpoint policy, a KMS grant or condition. "
+        "Its objects retry with backoff (the gate lets them through: their checks pass) and are given up "
+        "after the maximum number of attempts, unless that cause is fixed first.\n\n"
+        f"Last diagnosis: {incident.last_diagnosis or 'none'}",
     )

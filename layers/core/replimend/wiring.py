@@ -137,8 +137,8 @@ def publish_tracking_metrics(result: TrackingResult, metrics: Any) -> None:
     )
     # time to repair: per job, its slowest object (first failure to REPLICATED); Maximum on the dashboard
     for update in result.jobs:
-        if update.repair_seconds:
+        if update.replicated:
             metrics.add_metric(
-                name="TimeToRepairSeconds", unit=MetricUnit.Seconds, value=max(update.repair_seconds)
+                name="TimeToRepairSeconds", unit=MetricUnit.Seconds, value=update.longest_repair_seconds
             )
     metrics.add_metric(name="TrackingErrors", unit=MetricUnit.Count, value=len(result.errors))
