@@ -31,6 +31,13 @@ class LedgerSettings(BaseModel):
     history_retention_days: int = Field(default=0, ge=0, alias="HISTORY_RETENTION_DAYS")
 
 
+class IngestSettings(LedgerSettings):
+    """ingest: the ledger, and where alerts about objects it escalates go."""
+
+    #: The SNS topic alerts go to (template.yaml's AlertTopic); none: no alerts.
+    alert_topic_arn: str | None = Field(default=None, alias="ALERT_TOPIC_ARN")
+
+
 class RemediationSettings(LedgerSettings):
     """What remediate, track_jobs and backfill need on top of the ledger."""
 

@@ -56,11 +56,16 @@ def build_remediation(settings: RemediationSettings, *, gate: CauseGate | None =
 
 
 def _notifier(settings: RemediationSettings) -> Notifier | None:
-    if not settings.alert_topic_arn:
+    return build_notifier(settings.alert_topic_arn)
+
+
+def build_notifier(alert_topic_arn: str | None) -> Notifier | None:
+    """The SNS topic alerts go to, or None (no topic: no alerts)."""
+    if not alert_topic_arn:
         return None
     import boto3
 
-    return SnsNotifier(boto3.client("sns"), settings.alert_topic_arn)
+    return SnsNotifier(boto3.client("sns"), alert_topic_arn)
 
 
 def build_gate(settings: RemediationSettings, ledger: Ledger) -> CauseGate:
