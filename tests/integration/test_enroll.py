@@ -216,3 +216,24 @@ def _admit(world: World) -> None:
     world.aws.client("sqs", SOURCE_REGION).set_queue_attributes(
         QueueUrl=world.queue_url, Attributes={"Policy": policy}
     )
+
+
+def test_the_queue_can_come_from_the_stack_outputs(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    # Given a deployed stack whose FailureQueueArn output names the queue
+    template = {
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {"FailureQueueArn": {"Value": world.queue_arn}},
+    }
+    cloudformation = world.aws.client("cloudformation", SOURCE_REGION)
+    cloudformation.create_stack(StackName="replimend-test", TemplateBody=json.dumps(template))
+    _admit(world)
+    # When enroll is given the stack, Then it reads the queue from it (a dry run: nothing changes)
+    assert world.run("enroll", "--stack", "replimend-test", "--dry-run") == 0
+    assert world.queue_arn in capsys.readouterr().out
+    # and a stack without that output is bad usage
+    cloudformation.create_stack(
+        StackName="other", TemplateBody=json.dumps({"Resources": template["Resources"]})
+    )
+    with pytest.raises(SystemExit) as exit_:
+        world.run("enroll", "--stack", "other")
+    assert exit_.value.code == 2

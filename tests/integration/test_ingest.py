@@ -284,7 +284,7 @@ def test_a_batch_escalating_objects_tells_people_once_per_incident(ingest_app: M
         def publish(self, subject: str, text: str) -> None:
             sent.append((subject, text))
 
-    ingest_app.notifier = Recorder()
+    ingest_app.notifier = Recorder()  # type: ignore[attr-defined]
     batch = {"Records": [message(k, n) for n, k in enumerate(["a", "b", "c", "a"])]}
     # When ingest handles it, Then one alert says three objects of that incident were escalated
     assert ingest_app.lambda_handler(batch, FakeLambdaContext()) == {"batchItemFailures": []}

@@ -39,7 +39,7 @@ RTC = {
     "ReplicationTime": {"Status": "Enabled", "Time": {"Minutes": 15}},
     "Metrics": {"Status": "Enabled", "EventThreshold": {"Minutes": 15}},
 }
-OTHER_NOTIFICATIONS = {
+OTHER_NOTIFICATIONS: dict[str, Any] = {
     "TopicConfigurations": [
         {
             "Id": "uploads",
