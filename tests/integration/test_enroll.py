@@ -237,3 +237,9 @@ def test_the_queue_can_come_from_the_stack_outputs(world: World, capsys: pytest.
     with pytest.raises(SystemExit) as exit_:
         world.run("enroll", "--stack", "other")
     assert exit_.value.code == 2
+
+
+def test_a_missing_bucket_is_one_line_and_exit_1(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["enroll", "--bucket", "no-such-bucket-here", "--queue-arn", world.queue_arn])
+    err = capsys.readouterr().err
+    assert status == 1 and len(err.strip().splitlines()) == 1 and "NoSuchBucket" in err
