@@ -402,8 +402,8 @@ class Enrollment:
             raise EnrollmentError(f"{queue_arn} is a FIFO queue: S3 cannot send notifications to one")
         region = self._port.bucket_region(bucket)
         if parts[3] != region:
-            # "The destination ... must be in the same AWS Region as the bucket" (EventNotifications
-            # destinations, notification-how-to-event-types-and-destinations.html)
+            # A queue (or topic) destination must be in the bucket's Region ("Supported event
+            # destinations": https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-how-to-event-types-and-destinations.html)
             raise EnrollmentError(
                 f"{queue_arn} is in {parts[3]}, {bucket} in {region}: S3 needs the same Region"
             )
