@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.output == CSV:
         emit(_check_rows(diagnoses), CSV, columns=())
     else:
-        _print_table(diagnoses)
+        print_table(diagnoses)
     return EXIT_FAIL if any(result.failed for result in diagnoses) else EXIT_OK
 
 
@@ -88,7 +88,19 @@ def _checks(reason: str | None) -> tuple[str, ...] | None:
     return entry.checks or UNKNOWN_REASON.checks
 
 
-def _diagnose_all(args: argparse.Namespace, checks: tuple[str, ...] | None) -> list[Diagnosis]:
+def diagnose_source(
+    bucket: str, *, profile: str | None, region: str | None, failure_queue_arn: str | None
+) -> list[Diagnosis]:
+    """Every check for every destination of ``bucket`` (what ``enroll`` prints after it changes)."""
+    args = argparse.Namespace(
+        bucket=bucket, destination=None, key=None, version_id=None, profile=profile, region=region
+    )
+    return _diagnose_all(args, None, failure_queue_arn=failure_queue_arn)
+
+
+def _diagnose_all(
+    args: argparse.Namespace, checks: tuple[str, ...] | None, *, failure_queue_arn: str | None = None
+) -> list[Diagnosis]:
     from replimend.aws.config import AwsConfigReader, boto3_client_factory
 
     clients = boto3_client_factory(args.profile, args.region)
@@ -99,7 +111,7 @@ def _diagnose_all(args: argparse.Namespace, checks: tuple[str, ...] | None) -> l
         batch_role_arn=env.get("BATCH_ROLE_ARN") or None,
         manifest_bucket=env.get("MANIFEST_BUCKET") or None,
         report_bucket=env.get("REPORT_BUCKET") or None,
-        failure_queue_arn=env.get("FAILURE_QUEUE_ARN") or None,
+        failure_queue_arn=failure_queue_arn or env.get("FAILURE_QUEUE_ARN") or None,
     )
     if args.destination:
         targets = [args.destination]
@@ -117,7 +129,7 @@ def _diagnose_all(args: argparse.Namespace, checks: tuple[str, ...] | None) -> l
     ]
 
 
-def _print_table(diagnoses: list[Diagnosis]) -> None:
+def print_table(diagnoses: list[Diagnosis]) -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table

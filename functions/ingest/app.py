@@ -13,19 +13,22 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from replimend.ingest.recorder import ingest_message
+from replimend.ingest.recorder import IngestResult, escalation_alerts, ingest_message, publish_alerts
 from replimend.observability import logger, metrics, tracer
-from replimend.settings import LedgerSettings, load_settings
-from replimend.wiring import build_ingest
+from replimend.settings import IngestSettings, load_settings
+from replimend.wiring import build_ingest, build_notifier
 
-ledger = build_ingest(load_settings(LedgerSettings))  # once per container
+settings = load_settings(IngestSettings)  # once per container
+ledger = build_ingest(settings)
+notifier = build_notifier(settings.alert_topic_arn)
 processor = BatchProcessor(event_type=EventType.SQS)
+batch_result = IngestResult()  # its escalations, reset per invocation, become the batch's alerts
 
 
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> None:
     logger.append_keys(message_id=record.message_id)
-    ingest_message(record.body, ledger, message_id=record.message_id)
+    batch_result.add(ingest_message(record.body, ledger, message_id=record.message_id))
 
 
 @logger.inject_lambda_context(correlation_id_path="Records[0].messageId")
@@ -34,9 +37,13 @@ def record_handler(record: SQSRecord) -> None:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # Incident counts and activity pages are written once per batch when it ends; if that write
     # fails the invocation fails and SQS redelivers the batch (recording is idempotent).
+    batch_result.escalated.clear()
     with ledger.batch():
-        return dict(
+        response = dict(
             process_partial_response(
                 event=event, record_handler=record_handler, processor=processor, context=context
             )
         )
+    # objects escalated in this batch: one alert per incident, never one per event
+    publish_alerts(escalation_alerts(batch_result), notifier)
+    return response

@@ -5,6 +5,7 @@ with a fix naming the real resources; once the scenario's own fix is applied, no
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 
 from replimend.aws.config import AwsConfigReader
 from replimend.diagnose import Setup, Status, Target, checks_for_reason, destinations, diagnose
+from replimend.enrollment import admit_statement
 from replimend_local.demo.scenarios import (
     DESTINATION_REGION,
     SCENARIOS,
@@ -77,6 +79,11 @@ def world() -> Iterator[World]:
         policy = json.dumps({"Version": "2012-10-17", "Statement": [admit]})
         sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
         account = Account(aws.account_id, queue_arn, aws.client)
+        # the stack's queue policy admits the demo's sources (one scenario is enrolled with `enroll`)
+        admit = admit_statement(queue_arn, "replimend-demo-*-src", aws.account_id)
+        sqs.set_queue_attributes(
+            QueueUrl=url, Attributes={"Policy": json.dumps({"Version": "2012-10-17", "Statement": [admit]})}
+        )
         for scenario in SCENARIOS:
             if scenario.slug in EXPECTED_FAILURES:
                 scenario.setup(account, ScenarioNames(scenario.slug, aws.account_id))
@@ -294,3 +301,10 @@ def test_the_command_reports_errors_in_one_line(world: World, capsys: pytest.Cap
     assert usage.value.code == 2
     with pytest.raises(SystemExit):
         main(["diagnose", "--bucket", "b", "--reason", "NotAReason"])
+
+
+@pytest.mark.parametrize("slug", sorted(EXPECTED_FAILURES))
+def test_every_fix_names_real_resources_no_placeholders(world: World, slug: str) -> None:
+    # Given a scenario's broken account, When it is diagnosed, Then each fix is a command to run as is
+    for result in world.run(slug).values():
+        assert not re.search(r"<[a-z][a-z -]*>", result.fix or ""), (result.name, result.fix)

@@ -253,5 +253,55 @@ def test_the_template_grants_ingest_exactly_the_calls_it_makes(
     ingest_message(json.dumps(load_event("s3-threshold-events.json")), ledger)
     # Then the IngestFunction policy allows each DynamoDB action used, and no other
     statements = load_template()["Resources"]["IngestFunction"]["Properties"]["Policies"][0]["Statement"]
-    granted = {action for statement in statements for action in statement["Action"]}
-    assert granted == {f"dynamodb:{operation}" for operation in calls}
+    actions = {
+        a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert {a for a in actions if a.startswith("dynamodb:")} == {
+        f"dynamodb:{operation}" for operation in calls
+    }
+    # and, for a batch's escalation alerts, publishing to the alert topic (encrypted with its key)
+    assert {a for a in actions if not a.startswith("dynamodb:")} == {
+        "sns:Publish",
+        "kms:GenerateDataKey*",
+        "kms:Decrypt",
+    }
+
+
+def test_a_batch_escalating_objects_tells_people_once_per_incident(ingest_app: ModuleType) -> None:
+    # Given a batch with three objects failing with a reason nobody knows (one of them delivered twice)
+    record = load_event("s3-unknown-reason.json")["Records"][0]
+
+    def message(key: str, n: int) -> dict[str, Any]:
+        body = copy.deepcopy(record)
+        body["s3"]["object"]["key"] = key
+        return {"messageId": f"m{n}", "receiptHandle": "r", "body": json.dumps({"Records": [body]}),
+                "attributes": {}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1"}  # fmt: skip
+
+    sent: list[tuple[str, str]] = []
+
+    class Recorder:
+        def publish(self, subject: str, text: str) -> None:
+            sent.append((subject, text))
+
+    ingest_app.notifier = Recorder()  # type: ignore[attr-defined]
+    batch = {"Records": [message(k, n) for n, k in enumerate(["a", "b", "c", "a"])]}
+    # When ingest handles it, Then one alert says three objects of that incident were escalated
+    assert ingest_app.lambda_handler(batch, FakeLambdaContext()) == {"batchItemFailures": []}
+    ((subject, text),) = sent
+    assert "objects need a person" in subject
+    (event,) = parse_message_body(json.dumps({"Records": [record]}))
+    assert "3 object(s) escalated" in text and f"({event.failure_reason})" in text
+    # And the same batch redelivered escalates nothing new: no alert
+    ingest_app.lambda_handler(batch, FakeLambdaContext())
+    assert len(sent) == 1
+
+
+def test_ingest_alerts_go_to_the_topic_it_is_given(
+    ledger_table: Any, ledger_table_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEDGER_TABLE", ledger_table_name)
+    monkeypatch.setenv("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts")
+    assert load_ingest_app().notifier is not None
+    monkeypatch.delenv("ALERT_TOPIC_ARN")
+    assert load_ingest_app().notifier is None

@@ -244,3 +244,16 @@ def test_key_policy_grants() -> None:
     assert rules.key_policy_grants(direct, role, "kms:Decrypt") is None
     account = {"Statement": {"Effect": "Allow", "Principal": {"AWS": "111122223333"}, "Action": "kms:*"}}
     assert rules.key_policy_grants(account, role, "kms:GenerateDataKey") == "account"
+
+
+def test_a_bucket_without_replication_is_told_the_role_and_rule_to_create_by_name() -> None:
+    # Given a source with no replication configuration, in an account replimend knows (its batch role)
+    reader = FakeReader()
+    reader.config = None
+    setup = Setup(batch_role_arn="arn:aws:iam::111122223333:role/replimend-batch")
+    # When the rule is diagnosed, Then the fix creates a named role and a rule using it, no placeholder
+    (result,) = diagnose(reader, Target("src", "dst"), setup, checks=["replication_rule"]).results
+    assert result.status is Status.FAIL
+    assert "aws iam create-role --role-name src-replication" in (result.fix or "")
+    assert "arn:aws:iam::111122223333:role/src-replication" in (result.fix or "")
+    assert "<" not in (result.fix or "")

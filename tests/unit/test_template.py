@@ -3,6 +3,7 @@ and IAM as AWS documents it (the undocumented conditions only behind StrictIamCo
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -242,3 +243,82 @@ def test_every_parameter_is_in_the_readme_parameter_table() -> None:
     table = [line for line in readme.splitlines() if line.startswith("| `")]
     for parameter in TEMPLATE["Parameters"]:
         assert any(f"`{parameter}`" in line.split("|")[1] for line in table), parameter
+
+
+# ---- alarms and the dashboard -------------------------------------------------------------------
+
+ALARMS = {
+    name: spec["Properties"] for name, spec in RESOURCES.items() if spec["Type"] == "AWS::CloudWatch::Alarm"
+}
+_METRIC_CALL = re.compile(r"""(?:add_metric|single_metric)\(\s*name=["']([A-Za-z]+)["']""")
+
+
+def emitted_metrics() -> set[str]:
+    """Every EMF metric name replimend's code emits (literal names, and the names of the
+    ``for name, attribute in (("Name", ...` tables that publish counts)."""
+    names: set[str] = set()
+    for path in (REPO_ROOT / "layers" / "core" / "replimend").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        names.update(_METRIC_CALL.findall(text))
+        if re.search(r"add_metric\(\s*name=name", text):
+            names.update(re.findall(r'^\s*\("([A-Z][A-Za-z]+)", (?:"[a-z_]+"|result\.)', text, re.MULTILINE))
+    return names
+
+
+def test_the_code_emits_what_the_dashboard_and_alarms_are_built_on() -> None:
+    emitted = emitted_metrics()
+    # the parser finds the metrics of every stage, or this test proves nothing
+    assert {"RecordsWritten", "JobsStarted", "ObjectsReplicated", "EventsReceived"} <= emitted
+    for alarm in ALARMS.values():
+        if (
+            alarm["Namespace"]
+            == TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
+        ):
+            assert alarm["MetricName"] in emitted, alarm["MetricName"]
+            assert alarm["Dimensions"] == [{"Name": "service", "Value": "replimend"}]
+    body = props("Dashboard")["DashboardBody"]["Fn::Sub"]
+    for name in re.findall(r'"Replimend", "([A-Za-z]+)"', body) + re.findall(
+        r'MetricName=\\"([A-Za-z]+)', body
+    ):
+        assert name in emitted, name
+
+
+@pytest.mark.parametrize(
+    "metric", ["UnknownReasons", "ObjectsGaveUp", "JobsFailed", "OldestDueFailureAgeSeconds"]
+)
+def test_replimends_own_trouble_raises_an_alarm_to_the_alert_topic(metric: str) -> None:
+    assert metric in emitted_metrics()
+    (alarm,) = [a for a in ALARMS.values() if a["MetricName"] == metric]
+    assert alarm["AlarmActions"] == [{"Ref": "AlertTopic"}]
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+@pytest.mark.parametrize("metric", ["Errors", "Throttles"])
+def test_every_function_has_error_and_throttle_alarms(function: str, metric: str) -> None:
+    found = [
+        a
+        for a in ALARMS.values()
+        if a["Namespace"] == "AWS/Lambda"
+        and a["MetricName"] == metric
+        and a["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function}}]
+    ]
+    assert len(found) == 1 and found[0]["AlarmActions"] == [{"Ref": "AlertTopic"}]
+
+
+@pytest.mark.parametrize("queue", ["FailureDeadLetterQueue", "InvocationFailureQueue"])
+def test_a_queue_of_failures_that_is_not_empty_raises_an_alarm(queue: str) -> None:
+    (alarm,) = [
+        a
+        for a in ALARMS.values()
+        if a["Namespace"] == "AWS/SQS"
+        and a["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}]
+    ]
+    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["AlarmActions"] == [{"Ref": "AlertTopic"}]
+
+
+def test_cloudwatch_may_use_the_alert_topics_key() -> None:
+    assert props("AlertTopic")["KmsMasterKeyId"] == {"Ref": "AlertTopicKey"}
+    statements = props("AlertTopicKey")["KeyPolicy"]["Statement"]
+    assert any(s["Principal"] == {"Service": "cloudwatch.amazonaws.com"} for s in statements)

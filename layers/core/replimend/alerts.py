@@ -3,7 +3,8 @@ per failure.
 
 - a new incident (diagnosed for the first time), with its failing checks and their fixes;
 - a state change: its cause diagnosed fixed (resolved by diagnosis), or broken again after it was;
-- objects given up (attempts exhausted) or escalated (no job can help), once per pair per pass.
+- objects given up (attempts exhausted) or escalated (no job can help), once per pair per pass;
+- a reminder for an incident still open after the reminder interval, at most once per interval.
 
 Pure: remediate (incidents, objects given up or escalated in a pass) and track_jobs (objects given
 up when a job's report fails them for the last time) hand the messages to a ``ports.Notifier`` (an
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from replimend.models import Incident
@@ -84,18 +86,52 @@ def incident_alert(
     )
 
 
-def pair_alert(source: str, destination: str, *, gave_up: int, escalated: int) -> Alert | None:
-    """Objects of one pair that need a person after this pass, in one message."""
+def pair_alert(
+    source: str, destination: str, *, gave_up: int, escalated: int, reason: str | None = None
+) -> Alert | None:
+    """Objects of one pair (of one incident, with ``reason``) that need a person, in one message."""
     if not gave_up and not escalated:
         return None
     parts = []
     if gave_up:
         parts.append(f"{gave_up} object(s) given up after the maximum number of attempts")
     if escalated:
-        parts.append(f"{escalated} object(s) escalated: no Batch Replication job can repair them")
+        why = f" ({reason})" if reason else ""
+        parts.append(f"{escalated} object(s) escalated{why}: no Batch Replication job can repair them")
     return Alert(
         _subject(f"replimend: objects need a person ({source} -> {destination})"),
         f"Replication from {source} to {destination}: {'; '.join(parts)}. See them with "
         f"`replimend audit --bucket {source} --state GAVE_UP` (or ESCALATED) and their history with "
         "`replimend history s3://<bucket>/<key>`.",
+    )
+
+
+def reminder_alert(incident: Incident, now: datetime) -> Alert:
+    """An incident still open after the reminder interval: what still breaks, and the fix."""
+    source, destination, reason = incident.source_bucket, incident.destination_bucket, incident.failure_reason
+    hours = max(0, int((now - incident.opened_at).total_seconds() // 3600))
+    return Alert(
+        _subject(f"replimend: still open after {hours}h: {reason} ({source})"),
+        f"Reminder: {incident.object_count} object(s) failed to replicate from {source} -> {destination} "
+        f"with {reason} since {incident.opened_at.isoformat()}, and the incident is still open. Its objects "
+        f"stay held until the checks below pass.\n\n"
+        f"Last diagnosis: {incident.last_diagnosis or 'none yet'}\n\n"
+        f"{_checks_text(incident.last_checks)}"[:MAX_MESSAGE],
+    )
+
+
+def checks_pass_but_job_failed_alert(incident: Incident, job_id: str, count: int) -> Alert | None:
+    """A job failed objects of an incident whose checks all passed: the cause is one diagnosis cannot
+    see. None when a check fails (the incident's own alerts name it)."""
+    if _failing(incident.last_checks):
+        return None
+    source, destination, reason = incident.source_bucket, incident.destination_bucket, incident.failure_reason
+    return Alert(
+        _subject(f"replimend: {reason} again though its checks pass ({source})"),
+        f"Batch Replication job {job_id} failed {count} object(s) from {source} -> {destination} with "
+        f"{reason}, though every check of the incident passes. The cause is one diagnosis cannot see: a "
+        "service control policy, a permissions boundary, a VPC endpoint policy, a KMS grant or condition. "
+        "Its objects retry with backoff (the gate lets them through: their checks pass) and are given up "
+        "after the maximum number of attempts, unless that cause is fixed first.\n\n"
+        f"Last diagnosis: {incident.last_diagnosis or 'none'}",
     )

@@ -223,6 +223,8 @@ class Incident:
     version: int = 0
     #: the checks of the last diagnosis: {"name", "status", "evidence", "fix"} each
     last_checks: list[dict[str, Any]] = field(default_factory=list)
+    #: when the last "still open" reminder went out (None: never)
+    last_reminded_at: datetime | None = None
 
     @property
     def resolved_by(self) -> str | None:

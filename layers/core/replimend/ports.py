@@ -11,6 +11,7 @@ Nothing here talks to AWS: no boto3, no botocore.
   s3control JobStarter · ReplicationJobRequest · JobDescriber · JobDescription
   diagnosis ConfigReader · RoleInfo · KeyInfo · SimulationRequest · Simulated
   alerts    Notifier
+  enroll    BucketEnrollment
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -85,6 +86,13 @@ class RemediationLedger(Protocol):
     ) -> Iterator[FailureRecord]: ...
 
     def get_incident(self, source_bucket: str, destination_bucket: str, reason: str) -> Incident | None: ...
+
+    def claim_incident_reminder(
+        self, source_bucket: str, destination_bucket: str, reason: str, *, interval: timedelta
+    ) -> bool:
+        """True when this caller may send the incident's "still open" reminder now (at most one per
+        ``interval`` per incident, whatever passes run at once)."""
+        ...
 
     def list_incidents(self, *, open_only: bool = True) -> list[Incident]: ...
 
@@ -357,3 +365,31 @@ class ConfigReader(Protocol):
     def describe_key(self, key_id: str, region: str) -> KeyInfo: ...
 
     def key_policy(self, key_arn: str, region: str) -> str: ...
+
+
+# ---- enrollment -----------------------------------------------------------------------------
+
+
+class BucketEnrollment(Protocol):
+    """What ``replimend.enrollment`` reads and writes of a source bucket and replimend's queue.
+
+    Reads answer "not configured" as a value (None, {}); writes replace the whole configuration
+    (``put_bucket_tags`` with no tags deletes the tag set)."""
+
+    def bucket_region(self, bucket: str) -> str: ...
+
+    def replication_configuration(self, bucket: str) -> dict[str, Any] | None: ...
+
+    def notification_configuration(self, bucket: str) -> dict[str, Any]: ...
+
+    def bucket_tags(self, bucket: str) -> dict[str, str]: ...
+
+    def put_replication_configuration(self, bucket: str, configuration: dict[str, Any]) -> None: ...
+
+    def put_notification_configuration(self, bucket: str, configuration: dict[str, Any]) -> None: ...
+
+    def put_bucket_tags(self, bucket: str, tags: dict[str, str]) -> None: ...
+
+    def queue_policy(self, queue_arn: str) -> str | None: ...
+
+    def account_id(self) -> str: ...

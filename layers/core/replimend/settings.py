@@ -31,6 +31,13 @@ class LedgerSettings(BaseModel):
     history_retention_days: int = Field(default=0, ge=0, alias="HISTORY_RETENTION_DAYS")
 
 
+class IngestSettings(LedgerSettings):
+    """ingest: the ledger, and where alerts about objects it escalates go."""
+
+    #: The SNS topic alerts go to (template.yaml's AlertTopic); none: no alerts.
+    alert_topic_arn: str | None = Field(default=None, alias="ALERT_TOPIC_ARN")
+
+
 class RemediationSettings(LedgerSettings):
     """What remediate, track_jobs and backfill need on top of the ledger."""
 
@@ -51,6 +58,9 @@ class RemediationSettings(LedgerSettings):
     partition: str = Field(default="aws", pattern=r"^aws[a-z-]*$", alias="PARTITION")
     #: The SNS topic incident alerts go to (template.yaml's AlertTopic); none: no alerts.
     alert_topic_arn: str | None = Field(default=None, alias="ALERT_TOPIC_ARN")
+    #: An incident still open this long after it opened is re-announced, at most once per interval;
+    #: 0 sends no reminders (template.yaml's IncidentReminderHours).
+    incident_reminder_hours: int = Field(default=24, ge=0, le=8760, alias="INCIDENT_REMINDER_HOURS")
 
 
 SettingsT = TypeVar("SettingsT", bound=LedgerSettings)

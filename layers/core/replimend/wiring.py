@@ -56,11 +56,16 @@ def build_remediation(settings: RemediationSettings, *, gate: CauseGate | None =
 
 
 def _notifier(settings: RemediationSettings) -> Notifier | None:
-    if not settings.alert_topic_arn:
+    return build_notifier(settings.alert_topic_arn)
+
+
+def build_notifier(alert_topic_arn: str | None) -> Notifier | None:
+    """The SNS topic alerts go to, or None (no topic: no alerts)."""
+    if not alert_topic_arn:
         return None
     import boto3
 
-    return SnsNotifier(boto3.client("sns"), settings.alert_topic_arn)
+    return SnsNotifier(boto3.client("sns"), alert_topic_arn)
 
 
 def build_gate(settings: RemediationSettings, ledger: Ledger) -> CauseGate:
@@ -105,6 +110,13 @@ def publish_remediation_metrics(result: RemediationResult, metrics: Any) -> None
     metrics.add_metric(
         name="RemediationErrors", unit=MetricUnit.Count, value=sum(len(s.errors) for s in result.sources)
     )
+    # 0 when nothing is due, so an alarm on it recovers
+    metrics.add_metric(
+        name="OldestDueFailureAgeSeconds", unit=MetricUnit.Seconds, value=result.oldest_due_age()
+    )
+    if result.open_incidents is not None:
+        metrics.add_metric(name="OpenIncidents", unit=MetricUnit.Count, value=result.open_incidents)
+    metrics.add_metric(name="IncidentReminders", unit=MetricUnit.Count, value=result.reminders)
 
 
 def publish_tracking_metrics(result: TrackingResult, metrics: Any) -> None:
@@ -125,4 +137,13 @@ def publish_tracking_metrics(result: TrackingResult, metrics: Any) -> None:
     metrics.add_metric(
         name="JobsPartial", unit=MetricUnit.Count, value=sum(1 for u in result.jobs if u.outcome == "partial")
     )
+    metrics.add_metric(
+        name="JobsFailed", unit=MetricUnit.Count, value=sum(1 for u in result.jobs if u.outcome == "failed")
+    )
+    # time to repair: per job, its slowest object (first failure to REPLICATED); Maximum on the dashboard
+    for update in result.jobs:
+        if update.replicated:
+            metrics.add_metric(
+                name="TimeToRepairSeconds", unit=MetricUnit.Seconds, value=update.longest_repair_seconds
+            )
     metrics.add_metric(name="TrackingErrors", unit=MetricUnit.Count, value=len(result.errors))

@@ -169,12 +169,14 @@ def create_source(account: Account, names: ScenarioNames, *, object_lock: bool =
     s3.put_bucket_versioning(Bucket=names.source_bucket, VersioningConfiguration={"Status": "Enabled"})
 
 
-def put_replication(account: Account, names: ScenarioNames, *, replica_kms_key: str | None = None) -> None:
-    """One rule for the whole bucket, replication metrics on (S3 sends no failure events without them)."""
-    destination: dict[str, Any] = {
-        "Bucket": f"arn:aws:s3:::{names.destination_bucket}",
-        "Metrics": {"Status": "Enabled", "EventThreshold": {"Minutes": 15}},
-    }
+def put_replication(
+    account: Account, names: ScenarioNames, *, replica_kms_key: str | None = None, metrics: bool = True
+) -> None:
+    """One rule for the whole bucket, replication metrics on (S3 sends no failure events without them)
+    unless ``metrics`` is False (then ``enroll_with_replimend`` turns them on)."""
+    destination: dict[str, Any] = {"Bucket": f"arn:aws:s3:::{names.destination_bucket}"}
+    if metrics:
+        destination["Metrics"] = {"Status": "Enabled", "EventThreshold": {"Minutes": 15}}
     rule: dict[str, Any] = {
         "ID": f"{names.slug}-to-{DESTINATION_REGION}",
         "Priority": 1,
@@ -222,6 +224,16 @@ def enroll(account: Account, names: ScenarioNames) -> None:
     )
 
 
+def enroll_with_replimend(account: Account, names: ScenarioNames) -> list[str]:
+    """What `replimend enroll --bucket SRC` does: metrics on, the notification merged in, after the
+    queue policy (the stack's, from SourceBucketArns) is checked to admit the bucket."""
+    from replimend.aws.enrollment import AwsBucketEnrollment
+    from replimend.enrollment import Enrollment
+
+    port = AwsBucketEnrollment(lambda service, region: account.clients(service, region or SOURCE_REGION))
+    return Enrollment(port).enroll(names.source_bucket, account.failure_queue_arn).changes
+
+
 def healthy_setup(account: Account, names: ScenarioNames, **overrides: Any) -> None:
     create_role(
         account,
@@ -232,8 +244,12 @@ def healthy_setup(account: Account, names: ScenarioNames, **overrides: Any) -> N
     )
     create_destination(account, names)
     create_source(account, names, object_lock=overrides.get("object_lock", False))
-    put_replication(account, names, replica_kms_key=overrides.get("replica_kms_key"))
-    enroll(account, names)
+    by_command = overrides.get("enroll_by_command", False)
+    put_replication(account, names, replica_kms_key=overrides.get("replica_kms_key"), metrics=not by_command)
+    if by_command:
+        enroll_with_replimend(account, names)
+    else:
+        enroll(account, names)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -328,7 +344,8 @@ def _fix_versioning(account: Account, names: ScenarioNames) -> str:
 
 
 def _setup_no_replicate(account: Account, names: ScenarioNames) -> None:
-    healthy_setup(account, names, allow_replicate=False)
+    # this scenario's bucket starts with metrics off and no notification: `replimend enroll` wires it
+    healthy_setup(account, names, allow_replicate=False, enroll_by_command=True)
 
 
 def _fix_role_policy(account: Account, names: ScenarioNames) -> str:

@@ -129,6 +129,14 @@ class Provisioner(EventSources):
             self.client("sqs").set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
         resource.physical_id = f"{self.stack_name}-{resource.logical_id}"
 
+    @creates("AWS::CloudWatch::Dashboard")
+    def _create_dashboard(self, resource: Resource, props: dict[str, Any]) -> None:
+        name = props.get("DashboardName") or self._name(resource.logical_id, 255)
+        body = props["DashboardBody"]
+        json.loads(body)  # CloudWatch refuses a body that is not JSON (PutDashboard); so does this
+        self.client("cloudwatch").put_dashboard(DashboardName=name, DashboardBody=body)
+        resource.physical_id = name
+
     @creates("AWS::SNS::Topic")
     def _create_topic(self, resource: Resource, props: dict[str, Any]) -> None:
         fifo = str(props.get("FifoTopic", "")).lower() == "true"

@@ -5,6 +5,8 @@ the pass in which those checks pass, the incident resolved by diagnosis; an oper
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from replimend.diagnose import Setup
@@ -129,3 +131,44 @@ def test_people_are_told_once_when_an_incident_opens_and_once_when_it_resolves(
     world.expect_create_job("job-1")
     ((subject, _message),) = run()
     assert subject == f"replimend: {GATED} resolved by diagnosis ({SOURCE})"
+
+
+def test_an_incident_still_open_is_recalled_once_per_interval(world: World, reader: FakeConfigReader) -> None:
+    # Given a held incident, announced when it opened
+    world.fail("g.bin", reason=GATED)
+    notifier = RecordingNotifier()
+    gate = DiagnosisGate(world.ledger, reader)
+
+    def run() -> list[str]:
+        remediation = world.remediation(gate=gate)
+        remediation.notifier = notifier
+        result = remediation.run()
+        assert result.open_incidents == 1 and result.oldest_due_age() > 0
+        sent, notifier.sent = notifier.sent, []
+        return [subject for subject, _ in sent]
+
+    assert run() == [f"replimend: new incident: {GATED} ({SOURCE})"]
+    # When it is still open after the reminder interval (24 h by default), Then one reminder
+    world.clock.advance(hours=25)
+    ((subject,),) = [run()]
+    assert subject.startswith("replimend: still open after 25h") and GATED in subject
+    # and none in the next pass, however soon; one again after another interval
+    assert run() == []
+    world.clock.advance(hours=24)
+    assert len(run()) == 1
+
+
+def test_concurrent_passes_claim_one_reminder(world: World) -> None:
+    # Given an incident open for two days
+    world.fail("h.bin", reason=GATED)
+    world.clock.advance(hours=48)
+    interval = timedelta(hours=24)
+    # When two passes claim its reminder at once, Then only the first may send it
+    claims = [world.ledger.claim_incident_reminder(SOURCE, DEST, GATED, interval=interval) for _ in range(2)]
+    assert claims == [True, False]
+    incident = world.ledger.get_incident(SOURCE, DEST, GATED)
+    assert incident is not None and incident.last_reminded_at == world.clock.now
+    # and a fixed incident is never reminded of
+    world.ledger.set_incident_fixed(SOURCE, DEST, GATED, actor="operator:alice")
+    world.clock.advance(hours=48)
+    assert not world.ledger.claim_incident_reminder(SOURCE, DEST, GATED, interval=interval)

@@ -268,3 +268,53 @@ def test_a_fix_that_did_not_hold_reopens_the_incident_without_counting_its_objec
     incident = world.ledger.get_incident(SOURCE, DEST, reason)
     assert incident is not None and not incident.fixed
     assert incident.object_count == 2
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def publish(self, subject: str, message: str) -> None:
+        self.sent.append((subject, message))
+
+
+def test_a_job_failing_objects_whose_checks_pass_tells_people_the_cause_is_unseen(world: World) -> None:
+    # Given an incident resolved by diagnosis (every check passed) and its objects in a job
+    reason = "DstPutObjectNotPermitted"
+    versions = {key: world.fail(key, reason=reason) for key in ("a", "b")}
+    world.ledger.set_incident_fixed(SOURCE, DEST, reason, actor="diagnosis")
+    world.expect_create_job("job-1")
+    assert world.remediation().run().jobs == ["job-1"]
+    # (the pass's own gate recorded no checks: the diagnosis that passed is recorded here)
+    passing = [
+        {"name": "replication_role_destination_permissions", "status": "PASS", "evidence": "ok", "fix": None}
+    ]
+    world.ledger.record_diagnosis(SOURCE, DEST, reason, "diagnosis passes", passing)
+    # When the job fails both again for that reason (an SCP, say)
+    write_report(
+        world, "job-1", [failed(key, version, reason, "denied") for key, version in versions.items()]
+    )
+    world.expect_describe_job("job-1", "Complete", failed=2)
+    tracker = world.tracker()
+    tracker.notifier = recorder = Recorder()
+    tracker.reconcile()
+    # Then one message, for the incident, says its checks pass and the job failed anyway
+    ((subject, message),) = recorder.sent
+    assert subject == f"replimend: {reason} again though its checks pass ({SOURCE})"
+    assert "job-1 failed 2 object(s)" in message
+
+
+def test_objects_a_report_escalates_are_told_once_per_incident(world: World) -> None:
+    versions = start_job(world, ["p", "q"])
+    write_report(
+        world,
+        "job-1",
+        [failed(key, version, "DstObjectHardDeleted", "?") for key, version in versions.items()],
+    )
+    world.expect_describe_job("job-1", "Complete", failed=2)
+    tracker = world.tracker()
+    tracker.notifier = recorder = Recorder()
+    (update,) = tracker.reconcile().jobs
+    escalated = [m for _, m in recorder.sent if "escalated" in m]
+    assert update.escalated_by == {DEST: {"DstObjectHardDeleted": 2}}
+    assert len(escalated) == 1 and "2 object(s) escalated (DstObjectHardDeleted)" in escalated[0]

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from replimend.alerts import incident_alert, pair_alert
+from replimend.alerts import checks_pass_but_job_failed_alert, incident_alert, pair_alert, reminder_alert
 from replimend.aws.sns import SnsNotifier
 from replimend.errors import ReplimendError
 from replimend.models import Incident
@@ -70,3 +70,23 @@ def test_the_sns_notifier_publishes_to_the_topic() -> None:
         SnsNotifier(sns, topic).publish("subject", "message")
         with pytest.raises(ReplimendError):
             SnsNotifier(sns, topic + "-gone").publish("subject", "message")
+
+
+def test_a_reminder_says_how_long_it_has_been_open_and_the_fix() -> None:
+    alert = reminder_alert(incident([FAIL]), datetime(2026, 11, 3, 1, tzinfo=UTC))
+    assert alert.subject == "replimend: still open after 49h: DstBucketUnversioned (src)"
+    assert "7 object(s)" in alert.message and "since 2026-11-01" in alert.message
+    assert "    aws s3api put-bucket-versioning --bucket dst" in alert.message
+
+
+def test_a_job_failing_an_incident_whose_checks_pass_names_a_cause_diagnosis_cannot_see() -> None:
+    alert = checks_pass_but_job_failed_alert(incident([PASS]), "job-1", 3)
+    assert alert is not None and "though its checks pass" in alert.subject
+    assert "job-1 failed 3 object(s)" in alert.message and "service control policy" in alert.message
+    # a failing check is the incident's own news, not this one
+    assert checks_pass_but_job_failed_alert(incident([FAIL]), "job-1", 3) is None
+
+
+def test_escalations_name_their_reason() -> None:
+    alert = pair_alert("src", "dst", gave_up=0, escalated=2, reason="SomethingNew")
+    assert alert is not None and "2 object(s) escalated (SomethingNew)" in alert.message

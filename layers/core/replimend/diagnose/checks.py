@@ -107,6 +107,47 @@ def _put_replication(facts: Facts, change: Callable[[dict[str, Any]], None]) -> 
     )
 
 
+def _account_arn_parts(facts: Facts) -> tuple[str, str] | None:
+    """(partition, account) of the source's account, from an ARN replimend knows: the replication
+    role's, else its own Batch Operations role's or queue's (deployed in the sources' account)."""
+    for arn in (facts.role_arn(), facts.setup.batch_role_arn, facts.setup.failure_queue_arn):
+        parts = (arn or "").split(":")
+        if len(parts) > 4 and parts[4].isdigit():
+            return parts[1], parts[4]
+    return None
+
+
+def _destination_account(facts: Facts) -> tuple[str, str] | None:
+    known = _account_arn_parts(facts)
+    rule = facts.rule()
+    other = str(((rule or {}).get("Destination") or {}).get("Account") or "")
+    if known and other:
+        return known[0], other  # a cross-account rule names the destination's owner
+    return known
+
+
+def _create_bucket(bucket: str, region: str) -> str:
+    # us-east-1 takes no LocationConstraint (CreateBucket: "us-east-1 ... do not specify it")
+    location = "" if region == "us-east-1" else f" --create-bucket-configuration LocationConstraint={region}"
+    return f"aws s3api create-bucket --bucket {bucket} --region {region}{location}"
+
+
+def _new_replica_key(facts: Facts, region: str) -> tuple[str, str]:
+    """A command creating a KMS key for replicas in ``region`` under an alias named after the
+    destination, and the alias ARN to name it by (ReplicaKmsKeyID takes a key ARN or an alias ARN:
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_EncryptionConfiguration.html)."""
+    alias = f"alias/{facts.target.destination}-replicas"
+    description = shlex.quote(f"replicas in {facts.target.destination}")
+    command = (
+        f"aws kms create-alias --region {region} --alias-name {alias} --target-key-id "
+        f'"$(aws kms create-key --region {region} --description {description} '
+        '--query KeyMetadata.KeyId --output text)"'
+    )
+    owner = _destination_account(facts)
+    partition, account = owner if owner else ("aws", "<destination-account-id>")
+    return command, f"arn:{partition}:kms:{region}:{account}:{alias}"
+
+
 def _put_role_policy(role_arn: str, policy_name: str, actions: list[str], resource: str) -> str:
     document = {
         "Version": "2012-10-17",
@@ -198,12 +239,18 @@ def _replication_rule(facts: Facts) -> Outcome:
     target = facts.target
     config = facts.config()
     if config is None:
+        known = _account_arn_parts(facts)
+        partition, account = known if known else ("aws", "<account-id>")
+        role_name = f"{target.source}-replication"[:64]
         return _fail(
             f"GetBucketReplication {target.source}: no replication configuration",
+            f"aws iam create-role --role-name {role_name} --assume-role-policy-document "
+            + _json(_trust_document(S3_PRINCIPAL))
+            + "  # then grant it what replication_role_*_permissions list\n"
             f"aws s3api put-bucket-replication --bucket {target.source} --replication-configuration "
             + _json(
                 {
-                    "Role": "arn:aws:iam::<account-id>:role/<replication-role>",
+                    "Role": f"arn:{partition}:iam::{account}:role/{role_name}",
                     "Rules": [
                         {
                             "ID": f"to-{target.destination}"[:255],
@@ -482,9 +529,8 @@ def _destination_bucket_exists(facts: Facts) -> Outcome:
         source_region = facts.region(facts.target.source)
         return _fail(
             f"{destination} does not exist",
-            f"aws s3api create-bucket --bucket {destination} --region <destination-region> "
-            "--create-bucket-configuration LocationConstraint=<destination-region>  "
-            f"# the source is in {source_region}\n"
+            _create_bucket(destination, source_region)
+            + f"  # the source's Region ({source_region}); another Region makes it cross-Region replication\n"
             f"aws s3api put-bucket-versioning --bucket {destination} "
             "--versioning-configuration Status=Enabled",
         )
@@ -559,18 +605,12 @@ def _kms_use(facts: Facts, key_id: str, region: str, actions: tuple[str, ...], s
     try:
         key = facts.key(key_id, region)
     except NotFoundError:
-        fix = (
-            _put_replication(
-                facts,
-                lambda rule: rule["Destination"].update(
-                    EncryptionConfiguration={
-                        "ReplicaKmsKeyID": f"arn:aws:kms:{region}:<account-id>:key/<new-key-id>"
-                    }
-                ),
-            )
-            if side == "destination"
-            else "aws s3api head-object  # the source object's key is gone: it cannot be decrypted"
-        )
+        if side == "destination":
+            create, alias_arn = _new_replica_key(facts, region)
+            update = {"EncryptionConfiguration": {"ReplicaKmsKeyID": alias_arn}}
+            fix = create + "\n" + _put_replication(facts, lambda rule: rule["Destination"].update(update))
+        else:
+            fix = "aws s3api head-object  # the source object's key is gone: it cannot be decrypted"
         return _fail(
             f"DescribeKey {key_id} in {region}: not found",
             (
@@ -649,15 +689,14 @@ def _kms_destination_key(facts: Facts) -> Outcome:
     )
     region = facts.region(facts.target.destination)
     if not replica_key:
+        create, alias_arn = _new_replica_key(facts, region)
         return _fail(
             f"rule {rule.get('ID', '?')} selects SSE-KMS objects but sets no ReplicaKmsKeyID",
-            _put_replication(
+            create
+            + "\n"
+            + _put_replication(
                 facts,
-                lambda r: r["Destination"].update(
-                    EncryptionConfiguration={
-                        "ReplicaKmsKeyID": f"arn:aws:kms:{region}:<account-id>:key/<key-id>"
-                    }
-                ),
+                lambda r: r["Destination"].update(EncryptionConfiguration={"ReplicaKmsKeyID": alias_arn}),
             ),
         )
     return _kms_use(facts, str(replica_key), region, ("kms:Encrypt", "kms:GenerateDataKey"), "destination")

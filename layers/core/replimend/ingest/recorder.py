@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from replimend.errors import MalformedEventError
+from replimend.alerts import Alert, pair_alert
+from replimend.errors import MalformedEventError, ReplimendError
 from replimend.events import parse_message_body
 from replimend.models import (
     FAILED_REPLICATION,
@@ -24,7 +25,7 @@ from replimend.models import (
     ReplicationEvent,
 )
 from replimend.observability import SERVICE, logger, metrics
-from replimend.ports import EventLedger, RecordOutcome
+from replimend.ports import EventLedger, Notifier, RecordOutcome
 from replimend.reasons import REASONS, classify_failure
 
 Classifier = Callable[[ReplicationEvent], Classification]
@@ -39,6 +40,8 @@ class IngestResult:
 
     outcomes: Counter[RecordOutcome] = field(default_factory=Counter)
     unknown_reasons: int = 0
+    #: objects newly recorded ESCALATED, by (source, destination, reason): one alert per incident
+    escalated: Counter[tuple[str, str, str]] = field(default_factory=Counter)
 
     @property
     def events(self) -> int:
@@ -51,6 +54,7 @@ class IngestResult:
     def add(self, other: IngestResult) -> None:
         self.outcomes.update(other.outcomes)
         self.unknown_reasons += other.unknown_reasons
+        self.escalated.update(other.escalated)
 
 
 def ingest_message(
@@ -92,6 +96,9 @@ def record_events(
             by_type[event_type_dimension(event.event_type)] += 1
             if event.event_type == FAILED_REPLICATION:
                 by_reason[failure_reason_dimension(classification)] += 1
+            if classification.action is Action.ESCALATE and outcome in WRITTEN_OUTCOMES:
+                reason = classification.failure_reason or event.event_type
+                result.escalated[(event.source_bucket or "", event.destination_bucket or "", reason)] += 1
             if not classification.known and classification.action is not Action.IGNORE:
                 result.unknown_reasons += 1
                 logger.warning(
@@ -109,6 +116,26 @@ def record_events(
     finally:
         _publish(result, by_type, by_reason)
     return result
+
+
+def escalation_alerts(result: IngestResult) -> list[Alert]:
+    """One alert per incident (source, destination, reason) whose objects a batch escalated."""
+    alerts = [
+        pair_alert(source, destination or "its destinations", gave_up=0, escalated=count, reason=reason)
+        for (source, destination, reason), count in sorted(result.escalated.items())
+    ]
+    return [alert for alert in alerts if alert is not None]
+
+
+def publish_alerts(alerts: Iterable[Alert], notifier: Notifier | None) -> None:
+    """Best effort: an alert that cannot be published is logged; the events stay recorded."""
+    if notifier is None:
+        return
+    for alert in alerts:
+        try:
+            notifier.publish(alert.subject, alert.message)
+        except ReplimendError:
+            logger.exception("alert not published", extra={"subject": alert.subject})
 
 
 def event_type_dimension(event_type: str) -> str:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from replimend.ledger.activity import ActivityLog
@@ -360,6 +360,11 @@ class Ledger:
         checks: Sequence[Mapping[str, Any]] = (),
     ) -> Incident:
         return self._incidents.record_diagnosis(source_bucket, destination_bucket, reason, summary, checks)
+
+    def claim_incident_reminder(
+        self, source_bucket: str, destination_bucket: str, reason: str, *, interval: timedelta
+    ) -> bool:
+        return self._incidents.claim_reminder(source_bucket, destination_bucket, reason, interval=interval)
 
     # ------------------------------------------------------------------ jobs
 

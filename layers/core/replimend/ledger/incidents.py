@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
@@ -49,6 +49,7 @@ def incident_from_item(item: Item) -> Incident:
         last_diagnosis=item.get("last_diagnosis"),
         version=as_int(item.get("version")),
         last_checks=json.loads(str(item["last_checks"])) if item.get("last_checks") else [],
+        last_reminded_at=maybe_time(item.get("last_reminded_at")),
     )
 
 
@@ -266,6 +267,28 @@ class IncidentStore:
         except ConflictError as exc:
             raise NotFoundError(f"no incident {source} -> {destination} {reason}") from exc
         return incident_from_item(item)
+
+    def claim_reminder(self, source: str, destination: str, reason: str, *, interval: timedelta) -> bool:
+        """Record that a reminder goes out now, if the incident is open, older than ``interval`` and not
+        reminded within it; False when not (or another pass claimed it first: the condition makes
+        concurrent passes send one reminder, not two). Times are fixed-width UTC text, so string
+        order is time order (``format_time``)."""
+        now = self._clock()
+        cutoff = format_time(now - interval)
+        try:
+            self._table.update(
+                incident_key(source, destination, reason),
+                UpdateExpression="SET #r = :now",
+                ConditionExpression=Attr("pk").exists()
+                & (Attr("fixed").not_exists() | Attr("fixed").eq(False))
+                & Attr("opened_at").lte(cutoff)
+                & (Attr("last_reminded_at").not_exists() | Attr("last_reminded_at").lte(cutoff)),
+                ExpressionAttributeNames={"#r": "last_reminded_at"},
+                ExpressionAttributeValues={":now": format_time(now)},
+            )
+        except ConflictError:
+            return False
+        return True
 
     # ------------------------------------------------------------------ reads
 

@@ -29,11 +29,11 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from replimend import lifecycle
-from replimend.alerts import Alert, incident_alert, pair_alert
+from replimend.alerts import Alert, incident_alert, pair_alert, reminder_alert
 from replimend.errors import AwsCallError, ConflictError, NotFoundError, ReplimendError
 from replimend.lifecycle import PlanStep
 from replimend.manifest_csv import NULL_VERSION, ManifestRow, parse_manifest
@@ -99,6 +99,8 @@ class SourceResult:
     resumed_jobs: list[str] = field(default_factory=list)
     released_markers: int = 0  # pending jobs given up on after MAX_RESUMES failed resumes
     errors: list[str] = field(default_factory=list)
+    #: first failure of the oldest due (FAILED or BLOCKED) record this pass looked at
+    oldest_due: datetime | None = None
 
     @property
     def skipped(self) -> int:
@@ -112,6 +114,13 @@ class RemediationResult:
     sources: list[SourceResult] = field(default_factory=list)
     gate: dict[str, str] = field(default_factory=dict)  # "src -> dst: reason" → decision summary
     truncated: str | None = None  # why the pass stopped early (budget, deadline), if it did
+    open_incidents: int | None = None  # counted after the gate's decisions (None: not counted)
+    reminders: int = 0  # reminders sent for incidents open longer than the reminder interval
+
+    def oldest_due_age(self) -> float:
+        """Seconds since the oldest due failure of the pass first failed (0: nothing due)."""
+        oldest = [s.oldest_due for s in self.sources if s.oldest_due is not None]
+        return max(0.0, (self.started_at - min(oldest)).total_seconds()) if oldest else 0.0
 
     def source(self, source_bucket: str) -> SourceResult:
         for result in self.sources:
@@ -209,6 +218,7 @@ class _Pass:
                     logger.exception("remediation of source failed", extra={"source": source})
                     result.errors.append(str(exc))
         alerts = self._record_gate_decisions()
+        alerts += self._reminders()
         self._send(alerts)
         self.result.truncated = self._stop_reason()
         return self.result
@@ -269,6 +279,10 @@ class _Pass:
             if record.state is ObjectState.IN_JOB:
                 waiting = True  # another job has it; that job decides
             elif record.state in lifecycle.DUE_STATES:
+                if record.first_seen is not None and (
+                    result.oldest_due is None or record.first_seen < result.oldest_due
+                ):
+                    result.oldest_due = record.first_seen
                 outcome = self._pre_check(result, record)
                 if isinstance(outcome, _Waits):
                     waiting = True
@@ -558,6 +572,40 @@ class _Pass:
                     self.ledger.set_incident_fixed(source, destination, reason, actor=DIAGNOSIS_ACTOR)
             except ReplimendError:
                 logger.warning("gate decision not recorded", extra={"reason": reason, "source": source})
+        return alerts
+
+    def _reminders(self) -> list[Alert]:
+        """Count the open incidents; a reminder for each open past the interval and not reminded
+        within it (the ledger's conditional claim: one reminder per interval, however many passes)."""
+        try:
+            incidents = self.ledger.list_incidents(open_only=True)
+        except ReplimendError:
+            logger.warning("open incidents not listed: no reminders this pass")
+            return []
+        self.result.open_incidents = len(incidents)
+        hours = self.settings.incident_reminder_hours
+        if self.dry_run or not hours or self.deps.notifier is None:
+            return []
+        interval = timedelta(hours=hours)
+        alerts: list[Alert] = []
+        for incident in incidents:
+            if self.now - incident.opened_at < interval:
+                continue
+            if incident.last_reminded_at is not None and self.now - incident.last_reminded_at < interval:
+                continue  # saves the conditional write; the claim below decides
+            try:
+                claimed = self.ledger.claim_incident_reminder(
+                    incident.source_bucket,
+                    incident.destination_bucket,
+                    incident.failure_reason,
+                    interval=interval,
+                )
+            except ReplimendError:
+                logger.warning("reminder not claimed", extra={"reason": incident.failure_reason})
+                continue
+            if claimed:
+                alerts.append(reminder_alert(incident, self.now))
+                self.result.reminders += 1
         return alerts
 
     def _send(self, alerts: list[Alert]) -> None:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from replimend import lifecycle
-from replimend.alerts import pair_alert
+from replimend.alerts import Alert, checks_pass_but_job_failed_alert, pair_alert
 from replimend.errors import ConflictError, MalformedEventError, NotFoundError, ReplimendError
 from replimend.manifest_csv import NULL_VERSION, parse_manifest
 from replimend.models import (
@@ -89,6 +89,11 @@ class JobUpdate:
     unreadable_rows: int = 0
     stale: bool = False
     note: str | None = None
+    #: the longest time from first failure to repair among the objects this job replicated
+    longest_repair_seconds: float = 0.0
+    #: objects this job left ESCALATED or failed again (FAILED/GAVE_UP), by destination and reason
+    escalated_by: dict[str, dict[str, int]] = field(default_factory=dict)
+    failed_by: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -215,19 +220,43 @@ class JobTracker:
         return update
 
     def _alert(self, job: JobRecord, update: JobUpdate) -> None:
-        """One message per finished job whose objects were given up (never one per object)."""
-        alert = pair_alert(
-            job.source_bucket,
-            job.destination_bucket or "every destination",
-            gave_up=update.gave_up,
-            escalated=0,
-        )
-        if alert is None or self.notifier is None:
+        """A finished job's alerts, never one per object: its objects given up; per incident, its
+        objects escalated; and per incident whose checks all passed, that the job failed anyway (a
+        cause diagnosis cannot see)."""
+        if self.notifier is None:
             return
+        alerts = [
+            pair_alert(
+                job.source_bucket,
+                job.destination_bucket or "every destination",
+                gave_up=update.gave_up,
+                escalated=0,
+            )
+        ]
+        for destination, reasons in sorted(update.escalated_by.items()):
+            for reason, count in sorted(reasons.items()):
+                alerts.append(
+                    pair_alert(job.source_bucket, destination, gave_up=0, escalated=count, reason=reason)
+                )
+        for destination, reasons in sorted(update.failed_by.items()):
+            for reason, count in sorted(reasons.items()):
+                alerts.append(self._unseen_cause_alert(job, destination, reason, count))
+        for alert in alerts:
+            if alert is None:
+                continue
+            try:
+                self.notifier.publish(alert.subject, alert.message)
+            except ReplimendError:
+                logger.exception("alert not published", extra={"job_id": job.job_id})
+
+    def _unseen_cause_alert(self, job: JobRecord, destination: str, reason: str, count: int) -> Alert | None:
         try:
-            self.notifier.publish(alert.subject, alert.message)
+            incident = self.ledger.get_incident(job.source_bucket, destination, reason)
         except ReplimendError:
-            logger.exception("alert not published", extra={"job_id": job.job_id})
+            return None
+        if incident is None or not incident.last_checks:
+            return None  # never diagnosed: the next pass's gate does, and tells if it fails
+        return checks_pass_but_job_failed_alert(incident, job.job_id, count)
 
     # ---- outcome ---------------------------------------------------------------------------
     def _apply_outcome(
@@ -427,12 +456,21 @@ class JobTracker:
         )
         if decision.to_state is ObjectState.REPLICATED:
             update.replicated += 1
+            if record.first_seen is not None:
+                repair = (self.clock() - record.first_seen).total_seconds()
+                update.longest_repair_seconds = max(update.longest_repair_seconds, repair)
         elif decision.to_state is ObjectState.GAVE_UP:
             update.gave_up += 1
         elif decision.to_state is ObjectState.FAILED:
             update.retrying += 1
         else:
             update.closed += 1
+        tally = {ObjectState.ESCALATED: update.escalated_by, ObjectState.GAVE_UP: update.failed_by,
+                 ObjectState.FAILED: update.failed_by}.get(decision.to_state)  # fmt: skip
+        reason = decision.failure_reason or record.failure_reason
+        if tally is not None and reason:
+            per_reason = tally.setdefault(record.ref.destination_bucket, {})
+            per_reason[reason] = per_reason.get(reason, 0) + 1
 
     def _return_objects(
         self,
