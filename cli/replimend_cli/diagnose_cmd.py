@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.output == CSV:
         emit(_check_rows(diagnoses), CSV, columns=())
     else:
-        print_table(diagnoses)
+        print_diagnoses(diagnoses)
     return EXIT_FAIL if any(result.failed for result in diagnoses) else EXIT_OK
 
 
@@ -129,7 +129,7 @@ def _diagnose_all(
     ]
 
 
-def print_table(diagnoses: list[Diagnosis]) -> None:
+def print_diagnoses(diagnoses: list[Diagnosis]) -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import sys
 from typing import Any
@@ -23,6 +22,8 @@ from typing import Any
 from replimend.enrollment import Enrollment, EnrollmentError, Plan, QueueNotAdmitted, QueueVerdict
 from replimend.errors import ReplimendError
 from replimend_cli import UsageError
+from replimend_cli.output import CSV, JSON, TABLE, add_output_arguments, emit
+from replimend_cli.stack_config import environment
 
 EXIT_OK, EXIT_PROBLEM = 0, 1
 #: The stack output naming replimend's queue (template.yaml Outputs).
@@ -39,12 +40,9 @@ def register(subparsers: Any) -> None:
         "after checking the queue policy admits the bucket; then diagnose it. Idempotent.",
     )
     enroll.add_argument("--bucket", required=True, help="the source bucket")
-    queue = enroll.add_mutually_exclusive_group()
-    queue.add_argument(
-        "--queue-arn", help="replimend's FailureQueue ARN (default: $REPLIMEND_QUEUE_ARN, $FAILURE_QUEUE_ARN)"
-    )
-    queue.add_argument("--stack", help=f"read the queue ARN from this stack's {QUEUE_OUTPUT} output")
+    _add_queue_arguments(enroll)
     enroll.add_argument("--dry-run", action="store_true", help="print the changes and make none")
+    add_output_arguments(enroll)
     enroll.set_defaults(func=run_enroll)
 
     unenroll = subparsers.add_parser(
@@ -55,8 +53,20 @@ def register(subparsers: Any) -> None:
         "in a bucket tag); nothing else changes. Idempotent.",
     )
     unenroll.add_argument("--bucket", required=True, help="the source bucket")
+    _add_queue_arguments(unenroll, optional=True)
     unenroll.add_argument("--dry-run", action="store_true", help="print the changes and make none")
+    add_output_arguments(unenroll)
     unenroll.set_defaults(func=run_unenroll)
+
+
+def _add_queue_arguments(parser: argparse.ArgumentParser, *, optional: bool = False) -> None:
+    queue = parser.add_mutually_exclusive_group()
+    scope = " (unenroll: remove the notification only if it targets this queue)" if optional else ""
+    queue.add_argument(
+        "--queue-arn",
+        help=f"replimend's FailureQueue ARN (default: $REPLIMEND_QUEUE_ARN, $FAILURE_QUEUE_ARN){scope}",
+    )
+    queue.add_argument("--stack", help=f"read the queue ARN from this stack's {QUEUE_OUTPUT} output{scope}")
 
 
 def _port(args: argparse.Namespace) -> Any:
@@ -66,19 +76,15 @@ def _port(args: argparse.Namespace) -> Any:
     return AwsBucketEnrollment(boto3_client_factory(args.profile, args.region))
 
 
-def _queue_arn(args: argparse.Namespace) -> str:
-    if args.stack:
-        from replimend.aws.config import boto3_client_factory
-        from replimend.aws.enrollment import stack_output
-
-        arn = stack_output(boto3_client_factory(args.profile, args.region), args.stack, QUEUE_OUTPUT)
-        if not arn:
-            raise UsageError(f"stack {args.stack} has no {QUEUE_OUTPUT} output")
-        return arn
-    arn = args.queue_arn or os.environ.get("REPLIMEND_QUEUE_ARN") or os.environ.get("FAILURE_QUEUE_ARN")
-    if not arn:
+def _queue_arn(args: argparse.Namespace, *, required: bool = True) -> str | None:
+    """--queue-arn, else the stack's FailureQueueArn output (--stack), else the environment."""
+    if args.queue_arn:
+        return str(args.queue_arn)
+    env = environment(args)  # with --stack, its outputs win over the process environment
+    arn = (None if args.stack else env.get("REPLIMEND_QUEUE_ARN")) or env.get("FAILURE_QUEUE_ARN")
+    if not arn and required:
         raise UsageError("which queue? give --queue-arn, --stack or $REPLIMEND_QUEUE_ARN")
-    return arn
+    return arn or None
 
 
 def _bucket(args: argparse.Namespace) -> str:
@@ -91,18 +97,19 @@ def _bucket(args: argparse.Namespace) -> str:
 def run_enroll(args: argparse.Namespace) -> int:
     bucket = _bucket(args)
     queue_arn = _queue_arn(args)
+    assert queue_arn is not None
     enrollment = Enrollment(_port(args))
     try:
         plan = enrollment.enroll(bucket, queue_arn, dry_run=args.dry_run)
     except QueueNotAdmitted as exc:
         _print_queue_fix(bucket, queue_arn, exc.verdict)
         return EXIT_PROBLEM
-    except ReplimendError as exc:
+    except EnrollmentError as exc:
         return _error("enroll", exc)
-    _report("enroll", plan, args.dry_run)
+    _report("enroll", plan, args.dry_run, args.output)
     if args.dry_run:
         return EXIT_OK
-    from replimend_cli.diagnose_cmd import diagnose_source, print_table
+    from replimend_cli.diagnose_cmd import diagnose_source, print_diagnoses
 
     try:
         diagnoses = diagnose_source(
@@ -110,7 +117,10 @@ def run_enroll(args: argparse.Namespace) -> int:
         )
     except ReplimendError as exc:
         return _error("enroll", exc)
-    print_table(diagnoses)
+    if args.output == TABLE:
+        print_diagnoses(diagnoses)
+    else:
+        emit([d.to_dict() for d in diagnoses], JSON if args.output == JSON else CSV, columns=())
     return EXIT_PROBLEM if any(d.failed for d in diagnoses) else EXIT_OK
 
 
@@ -118,14 +128,38 @@ def run_unenroll(args: argparse.Namespace) -> int:
     bucket = _bucket(args)
     enrollment = Enrollment(_port(args))
     try:
-        plan = enrollment.unenroll(bucket, dry_run=args.dry_run)
-    except ReplimendError as exc:
+        plan = enrollment.unenroll(bucket, dry_run=args.dry_run, queue_arn=_queue_arn(args, required=False))
+    except EnrollmentError as exc:
         return _error("unenroll", exc)
-    _report("unenroll", plan, args.dry_run)
+    _report("unenroll", plan, args.dry_run, args.output)
     return EXIT_OK
 
 
-def _report(command: str, plan: Plan, dry_run: bool) -> None:
+def _requests(plan: Plan) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (operation, body)
+        for operation, body in (
+            ("PutBucketTagging", plan.tags),
+            ("PutBucketReplication", plan.replication),
+            ("PutBucketNotificationConfiguration", plan.notification),
+        )
+        if body is not None
+    ]
+
+
+def _report(command: str, plan: Plan, dry_run: bool, output: str = TABLE) -> None:
+    if output != TABLE:
+        document = {
+            "command": command,
+            "bucket": plan.bucket,
+            "dry_run": dry_run,
+            "changed": plan.changed,
+            "changes": plan.changes,
+            "notes": plan.notes,
+            "requests": [{"operation": op, "body": body} for op, body in _requests(plan)],
+        }
+        emit([document], output, columns=())
+        return
     out = sys.stdout
     if not plan.changed:
         out.write(
@@ -138,13 +172,8 @@ def _report(command: str, plan: Plan, dry_run: bool) -> None:
         out.write(f"{plan.bucket}: note: {note}\n")
     if dry_run and plan.changed:
         out.write("requests it would make (none made: --dry-run):\n")
-        for operation, body in (
-            ("PutBucketTagging", plan.tags),
-            ("PutBucketReplication", plan.replication),
-            ("PutBucketNotificationConfiguration", plan.notification),
-        ):
-            if body is not None:
-                out.write(f"  {operation} {json.dumps(body, sort_keys=True)}\n")
+        for operation, body in _requests(plan):
+            out.write(f"  {operation} {json.dumps(body, sort_keys=True)}\n")
 
 
 def _print_queue_fix(bucket: str, queue_arn: str, verdict: QueueVerdict) -> None:

@@ -96,6 +96,8 @@ def world() -> Iterator[World]:
         other_queue = sqs.get_queue_attributes(QueueUrl=other_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
+        # S3 validates every destination when a configuration is saved: they exist and admit the bucket
+        thumbs = _admitting_destinations(aws, names.source_bucket, topic, other_url, other_queue)
         others = {
             "TopicConfigurations": [{"Id": "uploads", "TopicArn": topic, "Events": ["s3:ObjectCreated:*"]}],
             "QueueConfigurations": [
@@ -109,7 +111,7 @@ def world() -> Iterator[World]:
             "LambdaFunctionConfigurations": [
                 {
                     "Id": "thumbnails",
-                    "LambdaFunctionArn": f"arn:aws:lambda:{SOURCE_REGION}:{aws.account_id}:function:thumbs",
+                    "LambdaFunctionArn": thumbs,
                     "Events": ["s3:ObjectCreated:Put"],
                 }
             ],
@@ -117,6 +119,43 @@ def world() -> Iterator[World]:
         }
         s3.put_bucket_notification_configuration(Bucket=names.source_bucket, NotificationConfiguration=others)
         yield World(aws, names, arn, url, others)
+
+
+def _admitting_destinations(aws: EmbeddedAws, bucket: str, topic: str, queue_url: str, queue_arn: str) -> str:
+    """Policies that let S3 send ``bucket``'s events to the topic and the queue, and a function S3 may
+    invoke (grant-destinations-permissions-to-s3.html); returns the function's ARN."""
+    import io
+    import zipfile
+
+    source = {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{bucket}"}}
+
+    def policy(action: str, resource: str) -> str:
+        statement = {"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": action,
+                     "Resource": resource, "Condition": source}  # fmt: skip
+        return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+    aws.client("sns", SOURCE_REGION).set_topic_attributes(
+        TopicArn=topic, AttributeName="Policy", AttributeValue=policy("SNS:Publish", topic)
+    )
+    aws.client("sqs", SOURCE_REGION).set_queue_attributes(
+        QueueUrl=queue_url, Attributes={"Policy": policy("SQS:SendMessage", queue_arn)}
+    )
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+             "Principal": {"Service": "lambda.amazonaws.com"}}]}  # fmt: skip
+    role = aws.client("iam").create_role(RoleName="thumbs", AssumeRolePolicyDocument=json.dumps(trust))
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("app.py", "def handler(event, context):\n    return None\n")
+    lam = aws.client("lambda", SOURCE_REGION)
+    function = lam.create_function(
+        FunctionName="thumbs", Runtime="python3.13", Role=role["Role"]["Arn"], Handler="app.handler",
+        Code={"ZipFile": code.getvalue()},
+    )["FunctionArn"]  # fmt: skip
+    lam.add_permission(
+        FunctionName="thumbs", StatementId="s3", Action="lambda:InvokeFunction",
+        Principal="s3.amazonaws.com", SourceArn=f"arn:aws:s3:::{bucket}",
+    )  # fmt: skip
+    return str(function)
 
 
 def test_enroll_refuses_a_queue_that_does_not_admit_the_bucket_and_changes_nothing(
@@ -222,7 +261,7 @@ def test_the_queue_can_come_from_the_stack_outputs(world: World, capsys: pytest.
     # Given a deployed stack whose FailureQueueArn output names the queue
     template = {
         "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
-        "Outputs": {"FailureQueueArn": {"Value": world.queue_arn}},
+        "Outputs": {"LedgerTableName": {"Value": "ledger"}, "FailureQueueArn": {"Value": world.queue_arn}},
     }
     cloudformation = world.aws.client("cloudformation", SOURCE_REGION)
     cloudformation.create_stack(StackName="replimend-test", TemplateBody=json.dumps(template))
@@ -231,9 +270,8 @@ def test_the_queue_can_come_from_the_stack_outputs(world: World, capsys: pytest.
     assert world.run("enroll", "--stack", "replimend-test", "--dry-run") == 0
     assert world.queue_arn in capsys.readouterr().out
     # and a stack without that output is bad usage
-    cloudformation.create_stack(
-        StackName="other", TemplateBody=json.dumps({"Resources": template["Resources"]})
-    )
+    other = {"Resources": template["Resources"], "Outputs": {"LedgerTableName": {"Value": "ledger"}}}
+    cloudformation.create_stack(StackName="other", TemplateBody=json.dumps(other))
     with pytest.raises(SystemExit) as exit_:
         world.run("enroll", "--stack", "other")
     assert exit_.value.code == 2

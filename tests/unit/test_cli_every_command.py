@@ -20,6 +20,7 @@ SETTINGS = {
     "MANIFEST_BUCKET": "manifests",
     "REPORT_BUCKET": "reports",
     "BATCH_ROLE_ARN": "arn:aws:iam::123456789012:role/batch",
+    "FAILURE_QUEUE_ARN": "arn:aws:sqs:us-east-1:123456789012:replimend-failures",
 }
 CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SECURITY_TOKEN", "AWS_SESSION_TOKEN")
 

@@ -263,3 +263,17 @@ def test_a_deny_wins_and_no_policy_admits_nothing() -> None:
         queue_admits(policy(admit_statement(QUEUE, "src", ACCOUNT), deny), QUEUE, "src", ACCOUNT)
     )
     assert queue_admits(None, QUEUE, "src", ACCOUNT) is not None
+
+
+def test_unenroll_for_one_queue_leaves_another_stacks_enrollment_alone() -> None:
+    # Given a bucket enrolled to QUEUE
+    plan = plan_enroll(settings(rule("r")), QUEUE)
+    assert plan.replication is not None and plan.notification is not None and plan.tags is not None
+    enrolled = BucketSettings("src", plan.replication, plan.notification, plan.tags)
+    # When unenroll is scoped to another stack's queue, nothing changes and it says why
+    other = QUEUE.replace(QUEUE.rsplit(":", 1)[1], "another-stacks-queue")
+    scoped = plan_unenroll(enrolled, other)
+    assert not scoped.changed
+    assert any("another queue" in note for note in scoped.notes)
+    # and scoped to its own queue, it undoes the enrollment
+    assert plan_unenroll(enrolled, QUEUE).changed

@@ -219,11 +219,19 @@ def _plan_notification_on(settings: BucketSettings, queue_arn: str, plan: Plan) 
     )
 
 
-def plan_unenroll(settings: BucketSettings) -> Plan:
+def plan_unenroll(settings: BucketSettings, queue_arn: str | None = None) -> Plan:
+    """``queue_arn``: remove enroll's notification only if it targets this queue (another stack's
+    enrollment of the same bucket is left alone)."""
     plan = Plan(settings.bucket)
     configuration = writable_notification(settings.notification)
     queues = configuration.get("QueueConfigurations", [])
-    if any(c.get("Id") == NOTIFICATION_ID for c in queues):
+    ours = [c for c in queues if c.get("Id") == NOTIFICATION_ID]
+    if queue_arn is not None and any(c.get("QueueArn") != queue_arn for c in ours):
+        plan.notes.append(
+            f"notification {NOTIFICATION_ID} targets another queue than {queue_arn}: left as it is"
+        )
+        return plan
+    if ours:
         configuration["QueueConfigurations"] = [c for c in queues if c.get("Id") != NOTIFICATION_ID]
         plan.notification = configuration
         plan.changes.append(f"notification {NOTIFICATION_ID} removed (every other notification kept)")
@@ -425,8 +433,8 @@ class Enrollment:
             self.apply(plan, enrolling=True)
         return plan
 
-    def unenroll(self, bucket: str, *, dry_run: bool = False) -> Plan:
-        plan = plan_unenroll(self.read(bucket))
+    def unenroll(self, bucket: str, *, dry_run: bool = False, queue_arn: str | None = None) -> Plan:
+        plan = plan_unenroll(self.read(bucket), queue_arn)
         if not dry_run:
             self.apply(plan, enrolling=False)
         return plan

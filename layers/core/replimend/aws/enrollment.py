@@ -58,16 +58,4 @@ class AwsBucketEnrollment(AwsConfigReader):
         return str(self._call("sts", "GetCallerIdentity")["Account"])
 
 
-def stack_output(clients: Any, stack: str, output_key: str) -> str | None:
-    """One output of a deployed CloudFormation stack (DescribeStacks ``Stacks[].Outputs``), or None."""
-    try:
-        stacks = clients("cloudformation", None).describe_stacks(StackName=stack).get("Stacks", [])
-    except ClientError as exc:
-        raise translate_client_error(exc, "DescribeStacks") from exc
-    for output in (stacks[0].get("Outputs") or []) if stacks else []:
-        if output.get("OutputKey") == output_key:
-            return str(output["OutputValue"])
-    return None
-
-
-__all__ = ["AwsBucketEnrollment", "stack_output"]
+__all__ = ["AwsBucketEnrollment"]
