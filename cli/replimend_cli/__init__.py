@@ -24,6 +24,7 @@ SUBCOMMAND_MODULES = (
     "replimend_cli.diagnose_cmd",
     "replimend_cli.demo_cmd",
     "replimend_cli.local_cmd",
+    "replimend_cli.api_cmd",
 )
 
 

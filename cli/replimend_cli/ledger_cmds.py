@@ -2,7 +2,7 @@
 
   history s3://bucket/key     an object's audit trail across versions and destinations
   incidents [--all]           open (or all) incidents: a cause blocking failures of one reason
-  audit --bucket B | --reason R | --state S [--since ISO] [--until ISO]
+  audit --bucket B | --reason R | --state S [--since ISO] [--until ISO] [--endpoint URL]
 
 Tables by default, JSON Lines with --json. The table comes from --table or $LEDGER_TABLE, its index
 shard count from --index-shards or $LEDGER_INDEX_SHARDS (it must match the deployed functions').
@@ -63,6 +63,12 @@ def register(subparsers: Any) -> None:
     audit.add_argument("--since", type=_iso_time, help="from this time (inclusive)")
     audit.add_argument("--until", type=_iso_time, help="up to this time (inclusive)")
     audit.add_argument("--limit", type=_positive_int, help="print at most this many lines")
+    audit.add_argument(
+        "--endpoint",
+        metavar="URL",
+        help="ask the deployed audit API (stack output AuditApiUrl; SigV4-signed) instead of the table: "
+        "the failures of the bucket, reason or state first seen inside --since/--until",
+    )
     add_ledger_arguments(audit)
     audit.set_defaults(func=run_audit)
 
@@ -122,6 +128,10 @@ def run_incidents(args: argparse.Namespace) -> int:
 def run_audit(args: argparse.Namespace) -> int:
     if args.since and args.until and args.since > args.until:
         raise UsageError("--since is after --until")
+    if args.endpoint:
+        from replimend_cli.api_cmd import run_audit_via_api
+
+        return _guarded(lambda: run_audit_via_api(args))
     ledger = open_ledger(args)
 
     def show() -> None:

@@ -11,6 +11,7 @@ naming what was wrong; an object the ledger has never seen is 404.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -95,8 +96,8 @@ def build_api(queries: Callable[[], AuditQueries]) -> AuditResolver:
             str | None, Query(min_length=1, max_length=64, description="reason category")
         ] = None,
         state: Annotated[ObjectState | None, Query(description="current state")] = None,
-        since: Annotated[datetime | None, Query(description="first seen at or after (ISO 8601)")] = None,
-        until: Annotated[datetime | None, Query(description="first seen at or before (ISO 8601)")] = None,
+        since: Annotated[str | None, _time_query("first seen at or after")] = None,
+        until: Annotated[str | None, _time_query("first seen at or before")] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="page size")] = DEFAULT_LIMIT,
         cursor: Annotated[
             str | None, Query(min_length=1, max_length=4096, description="next_cursor of the previous page")
@@ -112,13 +113,14 @@ def build_api(queries: Callable[[], AuditQueries]) -> AuditResolver:
         responses=_responses("the object's records and history", BAD_REQUEST, NOT_FOUND),
     )
     def object_history(
-        bucket: Annotated[str, Path(min_length=3, max_length=63, description="source bucket")],
-        key: Annotated[str, Path(min_length=1, description="object key (URL-encoded; may contain /)")],
+        # Percent-encoded in the path, so lengths are checked by no one: an unknown bucket is a 404.
+        bucket: Annotated[str, Path(description="source bucket")],
+        key: Annotated[str, Path(description="object key (percent-encoded; its / may stay as they are)")],
     ) -> ObjectHistory:
-        name = unquote(key)
-        found = queries().object(bucket, name)
+        source, name = unquote(bucket), unquote(key)
+        found = queries().object(source, name)
         if found is None:
-            raise NotFoundError(f"no failure recorded for s3://{bucket}/{name}")
+            raise NotFoundError(f"no failure recorded for s3://{source}/{name}")
         return found
 
     @app.get(
@@ -149,10 +151,8 @@ def build_api(queries: Callable[[], AuditQueries]) -> AuditResolver:
         responses=_responses("the period's figures", BAD_REQUEST),
     )
     def summary(
-        since: Annotated[
-            datetime | None, Query(description="from (ISO 8601); default 30 days before until")
-        ] = None,
-        until: Annotated[datetime | None, Query(description="to (ISO 8601); default now")] = None,
+        since: Annotated[str | None, _time_query("from; default 30 days before until")] = None,
+        until: Annotated[str | None, _time_query("to; default now")] = None,
     ) -> Summary:
         low, high = _period(since, until)
         return queries().summary(since=low, until=high)
@@ -170,18 +170,44 @@ def object_path(bucket: str, key: str) -> str:
     return f"{OBJECTS_PREFIX}{quote(bucket, safe='')}/{quote(key, safe='/')}"
 
 
-def _period(since: datetime | None, until: datetime | None) -> tuple[datetime | None, datetime | None]:
-    low, high = _utc(since), _utc(until)
+# RFC 3339 date-time (what OpenAPI's "date-time" format means), the offset optional (then UTC).
+# pydantic's own datetime would also take numbers ("0.5") as Unix times, which the document does not say.
+_DATE_TIME = re.compile(
+    r"^(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<time>\d{2}:\d{2}:\d{2})(?P<fraction>\.\d+)?"
+    r"(?P<offset>[Zz]|[+-]\d{2}:\d{2})?$"
+)
+
+
+def _time_query(meaning: str) -> Any:
+    return Query(
+        description=f"{meaning} (RFC 3339 date-time; UTC if it has no offset)",
+        max_length=64,
+        json_schema_extra={"format": "date-time"},
+    )
+
+
+def _period(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
+    low, high = parse_time("since", since), parse_time("until", until)
     if low is not None and high is not None and low > high:
         raise BadRequestError("since is after until")
     return low, high
 
 
-def _utc(at: datetime | None) -> datetime | None:
-    """An ISO time without an offset is UTC, as everywhere in replimend."""
-    if at is None:
+def parse_time(name: str, text: str | None) -> datetime | None:
+    """An RFC 3339 date-time in UTC; BadRequestError naming the parameter otherwise."""
+    if text is None:
         return None
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    match = _DATE_TIME.match(text)
+    if match is None:
+        raise BadRequestError(f"{name}: not an RFC 3339 date-time (e.g. 2025-01-31T00:00:00Z): {text[:64]!r}")
+    clock = match["time"].replace(":60", ":59")  # a leap second, which datetime cannot hold
+    fraction = (match["fraction"] or "")[:7]
+    offset = (match["offset"] or "+00:00").upper().replace("Z", "+00:00")
+    try:
+        at = datetime.fromisoformat(f"{match['date']}T{clock}{fraction}{offset}")
+    except ValueError as exc:
+        raise BadRequestError(f"{name}: {exc}: {text[:64]!r}") from None
+    return at.astimezone(UTC)
 
 
 def _describe(error: Any) -> str:
