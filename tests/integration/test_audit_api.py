@@ -203,6 +203,19 @@ def test_one_object_history_covers_every_version_and_slashes_in_keys(api: Any) -
     assert status == 404 and "never/seen.txt" in body["message"]
 
 
+def test_an_object_by_key_parameter_and_a_path_api_gateway_may_have_decoded(api: Any, seeded: Ledger) -> None:
+    # Given a key whose "%" a decoded path would lose
+    seeded.record_event(failure_event(key="100%25 done?.txt"), RETRY)
+    # When it is asked as a query parameter, or in a path API Gateway delivered decoded or not
+    by_query = api("/objects/src-bucket", key="100%25 done?.txt")
+    decoded_path = api("/objects/src-bucket/100%25 done?.txt")
+    encoded_path = api(object_path("src-bucket", "100%25 done?.txt"))
+    # Then each finds it
+    for status, body in (by_query, decoded_path, encoded_path):
+        assert status == 200 and body["key"] == "100%25 done?.txt"
+    assert api("/objects/src-bucket", key="nothing")[0] == 404
+
+
 def test_incidents_by_status_with_their_checks(api: Any, seeded: Ledger) -> None:
     _, open_ones = api("/incidents", status="open")
     (incident,) = open_ones["items"]

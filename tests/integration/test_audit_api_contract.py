@@ -67,6 +67,7 @@ def test_the_openapi_document_is_valid_openapi() -> None:
     assert set(DOCUMENT["paths"]) == {
         "/failures",
         "/objects/{bucket}/{key}",
+        "/objects/{bucket}",
         "/incidents",
         "/jobs",
         "/summary",

@@ -31,6 +31,7 @@ from replimend.models import ObjectState
 API_TITLE = "replimend audit API"
 API_VERSION = "1"
 OBJECTS_PREFIX = "/objects/"
+RAW_KEY = "raw_key"
 
 _ERROR = {"application/json": {"model": ErrorBody}}
 BAD_REQUEST = {400: {"description": "a parameter is not valid", "content": _ERROR}}
@@ -56,15 +57,16 @@ class IncidentStatus(StrEnum):
 
 class AuditResolver(APIGatewayHttpResolver):
     """Routes ``/objects/{bucket}/{key+}`` whole: S3 keys contain "/", and Powertools' path
-    parameters stop at one, so the key's slashes are escaped before routing (and unescaped by the
-    route), as percent-escapes are in the key already."""
+    parameters stop at one (and at "?" or a space), so the key's segment is escaped whole for routing
+    and kept, as the event had it, for the route (``RAW_KEY``)."""
 
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         raw_path = str(event.get("rawPath") or "")
         if raw_path.startswith(OBJECTS_PREFIX):
             bucket, _, key = raw_path.removeprefix(OBJECTS_PREFIX).partition("/")
             if key:
-                event = {**event, "rawPath": f"{OBJECTS_PREFIX}{bucket}/{key.replace('/', '%2F')}"}
+                self.append_context(**{RAW_KEY: key})
+                event = {**event, "rawPath": f"{OBJECTS_PREFIX}{bucket}/{quote(key, safe='')}"}
         return super().resolve(event, context)
 
 
@@ -115,13 +117,32 @@ def build_api(queries: Callable[[], AuditQueries]) -> AuditResolver:
     def object_history(
         # Percent-encoded in the path, so lengths are checked by no one: an unknown bucket is a 404.
         bucket: Annotated[str, Path(description="source bucket")],
-        key: Annotated[str, Path(description="object key (percent-encoded; its / may stay as they are)")],
+        key: Annotated[str, Path(description="object key, percent-encoded (its / may stay as they are)")],
     ) -> ObjectHistory:
-        source, name = unquote(bucket), unquote(key)
-        found = queries().object(source, name)
-        if found is None:
-            raise NotFoundError(f"no failure recorded for s3://{source}/{name}")
-        return found
+        # AWS does not document whether an HTTP API's rawPath keeps the client's percent-encoding or
+        # decodes it (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html
+        # shows neither), so the key is looked up decoded, then as it came.
+        raw = str(app.context.get(RAW_KEY, key))
+        return _object(unquote(bucket), [unquote(raw), raw])
+
+    @app.get(
+        "/objects/<bucket>",
+        summary="One object's records and history, the key as a query parameter (any key, even one "
+        "with ?, # or % that a path cannot carry through API Gateway)",
+        responses=_responses("the object's records and history", BAD_REQUEST, NOT_FOUND),
+    )
+    def object_by_key(
+        bucket: Annotated[str, Path(description="source bucket")],
+        key: Annotated[str, Query(min_length=1, max_length=1024, description="object key")],
+    ) -> ObjectHistory:
+        return _object(unquote(bucket), [key])
+
+    def _object(bucket: str, keys: list[str]) -> ObjectHistory:
+        for name in dict.fromkeys(keys):
+            found = queries().object(bucket, name)
+            if found is not None:
+                return found
+        raise NotFoundError(f"no failure recorded for s3://{bucket}/{keys[0]}")
 
     @app.get(
         "/incidents",
