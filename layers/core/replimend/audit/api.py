@@ -24,7 +24,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from replimend.audit.cursor import CursorError
-from replimend.audit.queries import DEFAULT_LIMIT, MAX_LIMIT, AuditQueries, FailureQuery
+from replimend.audit.queries import DEFAULT_LIMIT, MAX_LIMIT, AuditQueries, FailureQuery, InvalidPeriod
 from replimend.audit.schema import ErrorBody, FailurePage, IncidentList, JobsOverview, ObjectHistory, Summary
 from replimend.models import ObjectState
 
@@ -77,8 +77,8 @@ def build_api(queries: Callable[[], AuditQueries]) -> AuditResolver:
     def invalid_request(error: RequestValidationError) -> Response[str]:
         return _error(400, "; ".join(_describe(e) for e in error.errors()))
 
-    @app.exception_handler(CursorError)
-    def invalid_cursor(error: CursorError) -> Response[str]:
+    @app.exception_handler([CursorError, InvalidPeriod])
+    def invalid_query(error: Exception) -> Response[str]:
         return _error(400, str(error))
 
     @app.get(

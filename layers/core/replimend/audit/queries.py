@@ -33,6 +33,7 @@ from replimend.audit.schema import (
     RuleMisses,
     Summary,
 )
+from replimend.errors import ReplimendError
 from replimend.ledger import Ledger, failure_order, seen_at
 from replimend.lifecycle import DUE_STATES
 from replimend.models import MISSED_THRESHOLD, TERMINAL_JOB_STATUSES, FailureRecord, ObjectState
@@ -41,6 +42,10 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 #: The period /summary covers when ``since`` is not given.
 DEFAULT_SUMMARY_DAYS = 30
+
+
+class InvalidPeriod(ReplimendError):
+    """A period that ends before it starts (``until`` may be the default: now)."""
 
 
 @dataclass(frozen=True)
@@ -185,7 +190,7 @@ class AuditQueries:
         until = until or self._clock()
         since = since or until - timedelta(days=DEFAULT_SUMMARY_DAYS)
         if since > until:
-            raise ValueError("since is after until")
+            raise InvalidPeriod(f"since is after until ({until.isoformat()})")
         by_state: Counter[str] = Counter()
         by_reason: Counter[str] = Counter()
         repairs: list[float] = []
