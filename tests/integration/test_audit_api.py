@@ -267,3 +267,25 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile([], 95) is None
     assert percentile([5.0], 95) == 5.0
     assert percentile([float(n) for n in range(1, 101)], 95) == 95.0
+
+
+def test_a_page_that_examines_its_budget_ends_early_with_a_cursor_and_loses_nothing(
+    seeded: Ledger, clock: FakeClock
+) -> None:
+    # Given a query that matches one failure of the four, and a budget of one examined record a page
+    from replimend.audit.queries import FailureQuery
+
+    queries = AuditQueries(seeded, clock=clock)
+    query = FailureQuery(reason="DstPutObjectNotPermitted")
+    found, pages, cursor = [], 0, None
+    # When it is paged through
+    while True:
+        page = queries.failures(query, limit=10, cursor=cursor, budget=1)
+        found += [(f.source_bucket, f.key) for f in page.items]
+        pages += 1
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    # Then pages ended early (at most one record each) and every match came once
+    assert found == [("other-src", "b c.txt"), ("src-bucket", "a/two.txt")]
+    assert pages >= 4

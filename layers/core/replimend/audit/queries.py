@@ -40,6 +40,8 @@ from replimend.models import MISSED_THRESHOLD, TERMINAL_JOB_STATUSES, FailureRec
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+#: Records one /failures page reads at most (matching or not): a bounded request time.
+EXAMINED_PER_PAGE = 5000
 #: The period /summary covers when ``since`` is not given.
 DEFAULT_SUMMARY_DAYS = 30
 
@@ -80,12 +82,19 @@ class AuditQueries:
     # ------------------------------------------------------------------ failures
 
     def failures(
-        self, query: FailureQuery, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None
+        self,
+        query: FailureQuery,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+        budget: int = EXAMINED_PER_PAGE,
     ) -> FailurePage:
         """One page of failures in (source, first seen, key, version, destination) order.
 
-        A cursor is the last item's position: the next page starts in that source at that record's
-        first-seen hour, so a page reads what it returns plus at most one hour before it.
+        A cursor is the last examined record's position: the next page starts in that source at that
+        record's first-seen hour. A page examines at most ``budget`` records, so a filter that matches
+        little ends a page early (fewer items, even none, and a cursor) instead of reading the whole
+        ledger in one request.
         """
         if not 1 <= limit <= MAX_LIMIT:
             raise ValueError(f"limit must be 1..{MAX_LIMIT}")
@@ -94,19 +103,26 @@ class AuditQueries:
         if after is not None:
             sources = [source for source in sources if source >= after.source]
         items: list[FailureRecord] = []
+        examined = 0
+        last: FailureRecord | None = None
         for source in sources:
             resume = after if after is not None and after.source == source else None
             for record in self._source_failures(source, query, resume):
-                if len(items) == limit:
+                if last is not None and (len(items) == limit or examined == budget):
+                    # The next page resumes after the last record examined, matching or not.
                     return FailurePage(
-                        items=[Failure.of(r) for r in items], next_cursor=self._cursor(query, items[-1])
+                        items=[Failure.of(r) for r in items], next_cursor=self._cursor(query, last)
                     )
-                items.append(record)
+                examined += 1
+                last = record
+                if query.matches(record):
+                    items.append(record)
         return FailurePage(items=[Failure.of(r) for r in items], next_cursor=None)
 
     def _source_failures(
         self, source: str, query: FailureQuery, resume: FailureCursor | None
     ) -> Iterator[FailureRecord]:
+        """A source's candidates after ``resume``, in page order (``query.matches`` decides)."""
         since = query.since
         if resume is not None:
             since = max(since, resume.seen) if since else resume.seen
@@ -125,11 +141,8 @@ class AuditQueries:
         else:
             records = self._ledger.failures_seen(source, since=since, until=query.until)
         for record in records:
-            if not query.matches(record):
-                continue
-            if resume is not None and failure_order(record) <= resume.position():
-                continue
-            yield record
+            if resume is None or failure_order(record) > resume.position():
+                yield record
 
     @staticmethod
     def _cursor(query: FailureQuery, last: FailureRecord) -> str:
