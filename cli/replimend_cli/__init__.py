@@ -26,6 +26,7 @@ SUBCOMMAND_MODULES = (
     "replimend_cli.enroll_cmd",
     "replimend_cli.demo_cmd",
     "replimend_cli.local_cmd",
+    "replimend_cli.api_cmd",
 )
 
 

@@ -2,7 +2,7 @@
 
   history s3://bucket/key     an object's audit trail across versions and destinations
   incidents [--all]           open (or all) incidents: a cause blocking failures of one reason
-  audit --bucket B | --reason R | --state S [--since ISO] [--until ISO]
+  audit --bucket B | --reason R | --state S [--since ISO] [--until ISO] [--endpoint URL]
 
 Output per ``--output`` (replimend_cli.output); the ledger per ``--stack`` or ``--table``
 (replimend_cli.stack_config). ``add_ledger_arguments`` gives a ledger-reading command both.
@@ -59,6 +59,12 @@ def register(subparsers: Any) -> None:
     audit.add_argument("--since", type=_iso_time, help="from this time (inclusive)")
     audit.add_argument("--until", type=_iso_time, help="up to this time (inclusive)")
     audit.add_argument("--limit", type=positive_int, help="print at most this many lines")
+    audit.add_argument(
+        "--endpoint",
+        metavar="URL",
+        help="ask the deployed audit API (stack output AuditApiUrl; SigV4-signed) instead of the table: "
+        "the failures of the bucket, reason or state first seen inside --since/--until",
+    )
     add_ledger_arguments(audit)
     audit.set_defaults(func=run_audit)
 
@@ -101,6 +107,10 @@ def run_incidents(args: argparse.Namespace) -> int:
 def run_audit(args: argparse.Namespace) -> int:
     if args.since and args.until and args.since > args.until:
         raise UsageError("--since is after --until")
+    if args.endpoint:
+        from replimend_cli.api_cmd import run_audit_via_api
+
+        return run_audit_via_api(args)
     ledger = open_ledger(args)
     if args.state:
         records = ledger.failures_in_state(

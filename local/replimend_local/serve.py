@@ -79,6 +79,10 @@ def serve_until_signalled(
     ticker = Ticker(stack, interval).start()
     try:
         print("\n".join(export_lines(stack)), file=out)
+        if (
+            stack.runtime.http_routes
+        ):  # the audit API, IAM-authorized: sign requests (replimend audit --endpoint)
+            print(f"export AUDIT_API_URL={stack.runtime.serve_http()}", file=out)
         print(
             f"# replimend local stack {stack.runtime.stack_name} serving on {stack.endpoint_url}; "
             "Ctrl-C (SIGINT) or SIGTERM stops it",

@@ -10,6 +10,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -235,6 +237,14 @@ def test_a_user_drives_a_failure_to_its_repair_through_local_up(server: Server) 
     assert s3.head_object(Bucket=SOURCE, Key=KEY, VersionId=version)["ReplicationStatus"] == "COMPLETED"
     replica = s3_west.get_object(Bucket=DESTINATION, Key=KEY)
     assert replica["Body"].read() == b"q4" and replica["ReplicationStatus"] == "REPLICA"
+    # And the audit API the server serves answers the same, to a SigV4-signed request only
+    api = server.environment["AUDIT_API_URL"]
+    audited = server.replimend("audit", "--state", "REPLICATED", "--endpoint", api, "--json")
+    assert audited.returncode == 0, audited.stderr
+    assert [json.loads(line)["key"] for line in audited.stdout.splitlines()] == [KEY]
+    with pytest.raises(urllib.error.HTTPError) as unsigned:
+        urllib.request.urlopen(f"{api}/failures")
+    assert unsigned.value.code == 403
 
     # When the user stops it with SIGTERM
     server.process.send_signal(signal.SIGTERM)

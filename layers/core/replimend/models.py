@@ -233,3 +233,13 @@ class Incident:
         if not self.fixed:
             return None
         return DIAGNOSIS_ACTOR if self.fixed_by == DIAGNOSIS_ACTOR else "operator"
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedEvent:
+    """An observe-only S3 event (an RTC threshold miss, a not-tracked object): no failure, no state."""
+
+    ref: ObjectRef
+    at: datetime
+    event_type: str  # as recorded, e.g. "Replication:OperationMissedThreshold"
+    rule_id: str | None  # the replication rule that named it (None on items written before it was kept)

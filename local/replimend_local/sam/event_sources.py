@@ -132,6 +132,7 @@ class EventSources(RuntimeCore):
                         "2.0"
                         if kind == "HttpApi" and props.get("PayloadFormatVersion", "2.0") == "2.0"
                         else "1.0",
+                        iam_auth=kind == "HttpApi" and self._route_authorizer(spec) == "AWS_IAM",
                     )
                 )
             else:
@@ -139,6 +140,16 @@ class EventSources(RuntimeCore):
                     f"{function.logical_id}: event {event_name} of type {kind} is not emulated locally "
                     f"(emulated: {', '.join(EVENT_TYPES)})"
                 )
+
+    def _route_authorizer(self, spec: Mapping[str, Any]) -> str | None:
+        """An HttpApi route's authorizer: its own Auth.Authorizer, else its API's DefaultAuthorizer."""
+        props = spec.get("Properties") or {}
+        api = props.get("ApiId")
+        api_id = api.get("Ref") if isinstance(api, Mapping) else None
+        api_props = (self.template["Resources"].get(api_id) or {}).get("Properties") or {} if api_id else {}
+        default = (api_props.get("Auth") or {}).get("DefaultAuthorizer")
+        authorizer = (props.get("Auth") or {}).get("Authorizer", default)
+        return str(authorizer) if authorizer else None
 
     def _wire_event_source_mapping(self, logical_id: str) -> None:
         props = self.resolver.resolve(self.template["Resources"][logical_id].get("Properties") or {})

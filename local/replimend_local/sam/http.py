@@ -25,6 +25,7 @@ class HttpRoute:
     method: str
     path: str
     payload_version: str  # "2.0" for HttpApi, "1.0" for Api
+    iam_auth: bool = False  # the route's authorizer is AWS_IAM: requests must be SigV4-signed
     pattern: re.Pattern[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -72,6 +73,12 @@ class HttpServing(RuntimeCore):
                 request, 404, {"content-type": "application/json"}, json.dumps({"message": "Not Found"})
             )
             return
+        identity = sigv4_identity(dict(request.headers)) if route.iam_auth else None
+        if route.iam_auth and identity is None:
+            # An IAM-authorized route answers an unsigned request 403 without invoking anything
+            # (https://repost.aws/knowledge-center/api-gateway-troubleshoot-403-forbidden).
+            self._http_reply(request, 403, {"content-type": "application/json"}, '{"message":"Forbidden"}')
+            return
         length = int(request.headers.get("content-length") or 0)
         body = request.rfile.read(length).decode("utf-8", "replace") if length else None
         event = self._http_event(
@@ -82,6 +89,7 @@ class HttpServing(RuntimeCore):
             headers=dict(request.headers),
             body=body,
             path_parameters=match.groupdict(),
+            identity=identity,
         )
         invocation = self._invoke(route.function_id, event, trigger="http", summary=f"{method} {url.path}")
         if not invocation.ok:
@@ -126,6 +134,7 @@ class HttpServing(RuntimeCore):
         headers: dict[str, str],
         body: str | None,
         path_parameters: dict[str, str],
+        identity: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         now = self.clock.now()
         pairs = parse_qsl(query, keep_blank_values=True)
@@ -158,6 +167,7 @@ class HttpServing(RuntimeCore):
                         "userAgent": lowered.get("user-agent", ""),
                     },
                     "requestId": request_id,
+                    **({"authorizer": {"iam": identity}} if identity else {}),
                     "routeKey": f"{route.method} {route.path}",
                     "stage": "$default",
                     "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
@@ -193,3 +203,25 @@ class HttpServing(RuntimeCore):
             "body": body,
             "isBase64Encoded": False,
         }
+
+
+_SIGV4 = re.compile(
+    r"^AWS4-HMAC-SHA256 Credential=(?P<key>[^/\s]+)/(?P<date>\d{8})/(?P<region>[^/]+)/(?P<service>[^/]+)"
+    r"/aws4_request,\s*SignedHeaders=(?P<signed>[^,\s]+),\s*Signature=(?P<signature>[0-9a-f]{64})$"
+)
+
+
+def sigv4_identity(headers: Mapping[str, str]) -> dict[str, str] | None:
+    """The caller of a SigV4-signed execute-api request, or None when it is not one.
+
+    The embedded AWS takes any credentials, so only the signature's form is checked: an
+    Authorization header for service execute-api signing host and x-amz-date, and that date.
+    """
+    lowered = {name.lower(): value for name, value in headers.items()}
+    match = _SIGV4.match(lowered.get("authorization", "").strip())
+    if match is None or match["service"] != "execute-api" or not lowered.get("x-amz-date"):
+        return None
+    signed = match["signed"].split(";")
+    if "host" not in signed or "x-amz-date" not in signed:
+        return None
+    return {"accessKey": match["key"], "region": match["region"], "callerId": match["key"]}

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from replimend.ledger.activity import ActivityLog
+from replimend.ledger.activity import ActivityLog, hour_of
 from replimend.ledger.due import DUE_INDEX, DueWork
 from replimend.ledger.failures import FailureStore
 from replimend.ledger.incidents import IncidentStore
@@ -44,6 +44,7 @@ from replimend.models import (
     JobRecord,
     ObjectRef,
     ObjectState,
+    ObservedEvent,
     ReplicationEvent,
 )
 from replimend.reasons import UNKNOWN_REASON
@@ -298,7 +299,43 @@ class Ledger:
             epoch = datetime.min.replace(tzinfo=UTC)
             yield from sorted(found, key=lambda r: (r.state_since or epoch, r.ref.key))
 
+    def failures_seen(
+        self, source_bucket: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[FailureRecord]:
+        """A source's failures first seen inside [since, until], in (first seen, key, version,
+        destination) order, from the activity log: an hour's records are read and sorted together,
+        and a record is produced in the hour it was first seen only, so never twice."""
+        for hour, keys in self._activity.hours(source_bucket, since, until):
+            found = [
+                record
+                for key in keys
+                for record in self._objects.records_of_key(source_bucket, key)
+                if (seen := seen_at(record)) is not None
+                and hour_of(seen) == hour
+                and _inside(seen, since, until)
+            ]
+            yield from sorted(found, key=failure_order)
+
+    def observed_events(
+        self, source_bucket: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[ObservedEvent]:
+        """Observe-only events (RTC threshold misses, not tracked) of a source inside [since, until]."""
+        for key in self._activity.keys(source_bucket, since, until):
+            yield from self._objects.observed_events(source_bucket, key, since, until)
+
+    def source_buckets(self, *, observed: bool = False) -> list[str]:
+        """Every source bucket that ever had a failure (the pair registry); with ``observed``, also
+        those that only sent observe-only events."""
+        sources = set(self._due.sources())
+        if observed:
+            sources.update(self._due.observed_sources())
+        return sorted(sources)
+
     # ------------------------------------------------------------------ history and audit
+
+    def object_records(self, source_bucket: str, key: str) -> list[FailureRecord]:
+        """A key's records: every version towards every destination it failed for."""
+        return self._objects.records_of_key(source_bucket, key)
 
     def history(self, source_bucket: str, key: str) -> list[HistoryEntry]:
         """An object's audit trail across all its versions and destinations, in time order."""
@@ -385,6 +422,16 @@ class Ledger:
 
     def active_jobs(self, source_bucket: str | None = None) -> list[JobRecord]:
         return self._jobs.list(active_only=True, source_bucket=source_bucket)
+
+
+def seen_at(record: FailureRecord) -> datetime | None:
+    """When a failure was first seen: its first event's time, else (no eventTime) its first state change."""
+    return record.first_seen or record.state_since
+
+
+def failure_order(record: FailureRecord) -> tuple[datetime, str, str, str]:
+    seen = seen_at(record) or datetime.min.replace(tzinfo=UTC)
+    return (seen, record.ref.key, record.ref.version_id or "", record.ref.destination_bucket)
 
 
 def _inside(at: datetime, since: datetime | None, until: datetime | None) -> bool:

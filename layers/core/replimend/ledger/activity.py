@@ -12,6 +12,7 @@ that are in the object's history, so a pointer can be spare but a line is never 
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime
@@ -55,6 +56,19 @@ class ActivityLog:
                 if key not in seen:
                     seen.add(key)
                     yield str(key)
+
+    def hours(
+        self, bucket: str, since: datetime | None, until: datetime | None
+    ) -> Iterator[tuple[str, list[str]]]:
+        """(hour, its distinct keys) with activity in [since, until], oldest hour first."""
+        from boto3.dynamodb.conditions import Key
+
+        low = hour_of(since) if since else "0"
+        high = (hour_of(until) if until else "9999") + "#~"
+        condition = Key("pk").eq(f"A#{bucket}") & Key("sk").between(low, high)
+        items = self._table.query(KeyConditionExpression=condition)
+        for hour, pages in itertools.groupby(items, key=lambda item: str(item["sk"])[:11]):
+            yield hour, list(dict.fromkeys(str(key) for page in pages for key in page.get("keys", [])))
 
 
 def _pages(keys: list[str]) -> Iterator[list[str]]:

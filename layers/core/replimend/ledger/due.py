@@ -37,6 +37,7 @@ class DueWork:
         self._clock = clock
         # Pairs registered by this process: the registry item is written once per container.
         self._registered_pairs: set[tuple[str, str]] = set()
+        self._observed_sources: set[str] = set()
 
     def attrs(self, ref: ObjectRef, due_at: datetime) -> dict[str, Any]:
         ident = identity(ref)
@@ -72,6 +73,24 @@ class DueWork:
             ReturnValues="NONE",
         )
         self._registered_pairs.add(pair)
+
+    def register_observed_source(self, source_bucket: str) -> None:
+        """Note a source that sent observe-only events (RTC threshold misses), once per container,
+        so the audit finds its events without a scan; ``R#`` items are not pairs (no due work)."""
+        if source_bucket in self._observed_sources:
+            return
+        self._table.update(
+            {"pk": PAIRS_PK, "sk": f"R#{source_bucket}"},
+            UpdateExpression="SET #src = :s",
+            ExpressionAttributeNames={"#src": "source_bucket"},
+            ExpressionAttributeValues={":s": source_bucket},
+            ReturnValues="NONE",
+        )
+        self._observed_sources.add(source_bucket)
+
+    def observed_sources(self) -> list[str]:
+        items = self._table.query(KeyConditionExpression=Key("pk").eq(PAIRS_PK) & Key("sk").begins_with("R#"))
+        return sorted(str(i["source_bucket"]) for i in items)
 
     def pairs(self) -> list[tuple[str, str]]:
         """Every (source, destination) that ever had a failure (a handful of registry items)."""

@@ -192,11 +192,13 @@ class FailureStore:
             "h": [lines.event_line(event, classification, actor, None)],
             "dst": ref.destination_bucket,
             "ver": ref.version_id,
+            "rule": event.rule_id,  # RTC threshold misses are reported per rule
         }
         try:
             self._table.put(item, Attr("pk").not_exists())
         except ConflictError:
             return EventDecision(RecordOutcome.DUPLICATE)
+        self._due.register_observed_source(ref.source_bucket)
         self._note(ref.source_bucket, ref.key, at)
         return EventDecision(RecordOutcome.OBSERVED)
 

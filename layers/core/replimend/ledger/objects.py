@@ -17,13 +17,32 @@ Observe-only events (RTC thresholds, not tracked) are items of their own: sk E#<
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 
 from boto3.dynamodb.conditions import Key
 
 from replimend.errors import MalformedEventError
 from replimend.ledger import history as lines
-from replimend.ledger.table import NO_DESTINATION, NULL_VERSION, Item, Table, as_int, digest, maybe_time
-from replimend.models import Action, FailureRecord, HistoryEntry, ObjectRef, ObjectState, ReplicationEvent
+from replimend.ledger.table import (
+    NO_DESTINATION,
+    NULL_VERSION,
+    Item,
+    Table,
+    as_int,
+    digest,
+    key_condition,
+    maybe_time,
+    time_bounds,
+)
+from replimend.models import (
+    Action,
+    FailureRecord,
+    HistoryEntry,
+    ObjectRef,
+    ObjectState,
+    ObservedEvent,
+    ReplicationEvent,
+)
 
 
 def object_pk(source_bucket: str, key: str) -> str:
@@ -140,6 +159,22 @@ class ObjectReader:
             for i in self.object_items(source_bucket, key)
             if str(i["sk"]).startswith("V#")
         ]
+
+    def observed_events(
+        self, source_bucket: str, key: str, since: datetime | None, until: datetime | None
+    ) -> list[ObservedEvent]:
+        """The key's observe-only events inside [since, until] (only its ``E#`` items are read)."""
+        low, high = time_bounds(since, until)
+        condition = key_condition(
+            "pk", object_pk(source_bucket, key), "sk", f"E#{low or ''}", f"E#{high or '~'}"
+        )
+        found = []
+        for item in self._table.query(KeyConditionExpression=condition):
+            ref = ObjectRef(source_bucket, key, item.get("ver"), str(item.get("dst", NO_DESTINATION)))
+            for entry in lines.decode_all(ref, [str(t) for t in item.get("h", [])]):
+                # Observe-only events carry no failureReason, so the line's reason is the event name.
+                found.append(ObservedEvent(ref, entry.at, str(entry.reason or ""), item.get("rule")))
+        return found
 
     def history(self, source_bucket: str, key: str) -> list[HistoryEntry]:
         """Every line of every version and destination of a key, in time order (a line found in
