@@ -30,7 +30,7 @@ def test_audit_endpoint_that_does_not_answer_is_one_line_and_status_1(
 ) -> None:
     code = main(["audit", "--state", "FAILED", "--endpoint", "http://127.0.0.1:9", "--region", "us-east-1"])
     (line,) = capsys.readouterr().err.strip().splitlines()
-    assert code == 1 and line.startswith("replimend: error: cannot reach http://127.0.0.1:9")
+    assert code == 1 and line.startswith("replimend: error: ApiError: cannot reach http://127.0.0.1:9")
 
 
 def test_audit_endpoint_without_credentials_is_a_configuration_error(
