@@ -21,6 +21,7 @@ SUBCOMMAND_MODULES = (
     "replimend_cli.classify_cmd",
     "replimend_cli.ledger_cmds",
     "replimend_cli.remediation_cmds",
+    "replimend_cli.backfill_cmds",
     "replimend_cli.diagnose_cmd",
     "replimend_cli.demo_cmd",
     "replimend_cli.local_cmd",

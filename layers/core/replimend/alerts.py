@@ -3,7 +3,8 @@ per failure.
 
 - a new incident (diagnosed for the first time), with its failing checks and their fixes;
 - a state change: its cause diagnosed fixed (resolved by diagnosis), or broken again after it was;
-- objects given up (attempts exhausted) or escalated (no job can help), once per pair per pass.
+- objects given up (attempts exhausted) or escalated (no job can help), once per pair per pass;
+- objects stuck PENDING (backfill reads them from S3 Inventory), once when that incident opens.
 
 Pure: remediate (incidents, objects given up or escalated in a pass) and track_jobs (objects given
 up when a job's report fails them for the last time) hand the messages to a ``ports.Notifier`` (an
@@ -98,4 +99,13 @@ def pair_alert(source: str, destination: str, *, gave_up: int, escalated: int) -
         f"Replication from {source} to {destination}: {'; '.join(parts)}. See them with "
         f"`replimend audit --bucket {source} --state GAVE_UP` (or ESCALATED) and their history with "
         "`replimend history s3://<bucket>/<key>`.",
+    )
+
+
+def pending_alert(source: str, stuck: int, summary: str) -> Alert:
+    """Objects of a source stuck PENDING (found in its S3 Inventory), once when the incident opens."""
+    return Alert(
+        _subject(f"replimend: {stuck} object(s) stuck PENDING ({source})"),
+        f"{summary}.\n\nList them with `replimend pending --bucket {source}`. AWS documents no Batch "
+        "Replication for PENDING objects; S3 resumes them once the cause is fixed."[:MAX_MESSAGE],
     )
