@@ -292,10 +292,12 @@ class JobTracker:
                 return self._record_found(job, task, update, failures)
             update.unmatched += 1
             return 0
+        if job.kind == BACKFILL_KIND:  # its records were never marked IN_JOB: only a success moves them
+            if task.succeeded:
+                self._close_replicated_by_backfill(job, records, update)
+            return 1
         in_job = [r for r in records if lifecycle.belongs_to_job(r, job.job_id)]
         if not in_job:
-            if job.kind == BACKFILL_KIND and task.succeeded:
-                self._close_replicated_by_backfill(job, records, update)
             return 1  # already applied (a second event or poll for the same job)
         if task.succeeded:  # with several destinations a task succeeds only if every one did
             verdicts = [(record, _Verdict("replicated")) for record in in_job]
