@@ -55,7 +55,9 @@ def test_failures_carry_the_reason_the_real_state_causes(demo_run: tuple[int, di
         assert obj["failure_reason"] == expected[obj["scenario"]], obj
         if expected[obj["scenario"]] is None:
             assert obj["final_state"] == "COMPLETED" and obj["replica_present"]
+            assert obj["found_by"] is None  # replicated live: never in the ledger
         else:
+            assert obj["found_by"] == "event"
             assert obj["detected_state"] in ("FAILED", "BLOCKED")
             assert obj["category"] and obj["action"] == "retry_after_fix"
     # the operator sees each cause with its fix and CLI
@@ -100,6 +102,7 @@ def test_remediation_repairs_what_can_be_repaired(demo_run: tuple[int, dict, str
     assert len(repairing) == len(repaired_pairs)
     assert {job["job_id"] for job in repairing} <= set(report["passes"][0]["jobs_created"])
     assert all(job["status"] == "Complete" and job["tasks_failed"] == 0 for job in repairing)
+    assert {job["kind"] for job in jobs.values()} == {"remediation"}  # events reported every failure here
     # incidents: opened by ingest; resolved by diagnosis (nobody declared them fixed) except the one
     # left broken, held by its failing check (and the claimed fix, reopened by its failed jobs)
     for incident in report["incidents"]:

@@ -468,6 +468,7 @@ class Demo(Reporting):
                 obj.final_state = str(record.state)
                 obj.attempts = record.attempts
                 obj.job_ids = list(record.job_ids)
+                obj.found_by = record.found_by
             obj.replica_present = self._replica_present(obj)
             obj.source_status = self._replication_status(obj)
             table.add_row(
