@@ -157,12 +157,13 @@ def create_source(account: Account, names: ScenarioNames, *, object_lock: bool =
     s3.put_bucket_versioning(Bucket=names.source_bucket, VersioningConfiguration={"Status": "Enabled"})
 
 
-def put_replication(account: Account, names: ScenarioNames, *, replica_kms_key: str | None = None) -> None:
+def put_replication(
+    account: Account, names: ScenarioNames, *, replica_kms_key: str | None = None, metrics: bool = True
+) -> None:
     """One rule for the whole bucket, replication metrics on (S3 sends no failure events without them)."""
-    destination: dict[str, Any] = {
-        "Bucket": f"arn:aws:s3:::{names.destination_bucket}",
-        "Metrics": {"Status": "Enabled", "EventThreshold": {"Minutes": 15}},
-    }
+    destination: dict[str, Any] = {"Bucket": f"arn:aws:s3:::{names.destination_bucket}"}
+    if metrics:
+        destination["Metrics"] = {"Status": "Enabled", "EventThreshold": {"Minutes": 15}}
     rule: dict[str, Any] = {
         "ID": f"{names.slug}-to-{DESTINATION_REGION}",
         "Priority": 1,
@@ -205,7 +206,13 @@ def healthy_setup(account: Account, names: ScenarioNames, **overrides: Any) -> N
     )
     create_destination(account, names)
     create_source(account, names, object_lock=overrides.get("object_lock", False))
-    put_replication(account, names, replica_kms_key=overrides.get("replica_kms_key"))
+    if overrides.get("replication", True):
+        put_replication(
+            account,
+            names,
+            replica_kms_key=overrides.get("replica_kms_key"),
+            metrics=overrides.get("metrics", True),
+        )
     enroll(account, names)
 
 
@@ -233,8 +240,13 @@ class Scenario:
     #: final states allowed once remediation has run, and after detection only
     allowed_after_remediation: frozenset[str] = frozenset({"REPLICATED"})
     allowed_after_detection: frozenset[str] = frozenset({"FAILED", "BLOCKED"})
+    #: no event reports these objects: after the fix, ``replimend backfill`` with these
+    #: ObjectReplicationStatuses finds and replicates them (``found_by: backfill``)
+    backfill_statuses: tuple[str, ...] = ()
 
     def allowed_final(self, key: str, *, remediation: bool) -> frozenset[str]:
+        if self.backfill_statuses:
+            return self.allowed_after_remediation if remediation else self.allowed_after_detection
         if self.expected_reason is None:
             return frozenset({"COMPLETED"})  # replicated live, never in the ledger
         if remediation and key in self.deleted_keys:
@@ -261,6 +273,27 @@ def _fix_versioning(account: Account, names: ScenarioNames) -> str:
     return (
         f"aws s3api put-bucket-versioning --bucket {names.destination_bucket} "
         "--versioning-configuration Status=Enabled"
+    )
+
+
+def _setup_silent(account: Account, names: ScenarioNames) -> None:
+    # the rule has no replication metrics: S3 sends no failure event, only the status says FAILED
+    healthy_setup(account, names, metrics=False)
+    account.s3(DESTINATION_REGION).put_bucket_versioning(
+        Bucket=names.destination_bucket, VersioningConfiguration={"Status": "Suspended"}
+    )
+
+
+def _setup_existing(account: Account, names: ScenarioNames) -> None:
+    # buckets, role and notification, but no replication rule yet: the objects are uploaded first
+    healthy_setup(account, names, replication=False)
+
+
+def _configure_replication(account: Account, names: ScenarioNames) -> str:
+    put_replication(account, names)
+    return (
+        f"aws s3api put-bucket-replication --bucket {names.source_bucket} --replication-configuration "
+        "file://replication.json  (live replication copies new objects only)"
     )
 
 
@@ -452,6 +485,26 @@ SCENARIOS: tuple[Scenario, ...] = (
         "a runbook marks the incident fixed (before every pass); the role policy is never changed",
         fix_claimed_only=True,
         allowed_after_remediation=frozenset({"GAVE_UP"}),
+    ),
+    Scenario(
+        "silent",
+        "Destination versioning disabled, replication metrics off: no failure event",
+        None,
+        _setup_silent,
+        _fix_versioning,
+        "enable versioning on the destination bucket",
+        allowed_after_detection=frozenset({"FAILED"}),
+        backfill_statuses=("FAILED",),
+    ),
+    Scenario(
+        "existing",
+        "Objects uploaded before replication was configured",
+        None,
+        _setup_existing,
+        _configure_replication,
+        "configure replication (it copies new objects only)",
+        allowed_after_detection=frozenset({"NOT_RECORDED"}),
+        backfill_statuses=("NONE",),
     ),
     Scenario(
         "deleted",
