@@ -204,6 +204,9 @@ class FakeConfigReader:
     def bucket_policy(self, bucket: str) -> str | None:
         return self._bucket(bucket, "GetBucketPolicy").get("policy")
 
+    def inventory_configurations(self, bucket: str) -> list[dict[str, Any]]:
+        return list(self._bucket(bucket, "ListBucketInventoryConfigurations").get("inventories") or [])
+
     def head_object(self, bucket: str, key: str, version_id: str | None) -> dict[str, Any]:
         objects = self._bucket(bucket, "HeadObject").get("objects", {})
         if key not in objects:

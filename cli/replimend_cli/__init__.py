@@ -22,6 +22,7 @@ SUBCOMMAND_MODULES = (
     "replimend_cli.classify_cmd",
     "replimend_cli.ledger_cmds",
     "replimend_cli.remediation_cmds",
+    "replimend_cli.backfill_cmds",
     "replimend_cli.diagnose_cmd",
     "replimend_cli.enroll_cmd",
     "replimend_cli.demo_cmd",

@@ -62,11 +62,16 @@ def test_every_scenario_and_object_is_reported(demo_run: tuple[int, dict, str, f
 def test_failures_carry_the_reason_the_real_state_causes(demo_run: tuple[int, dict, str, float]) -> None:
     _status, report, output, _elapsed = demo_run
     expected = {s.slug: s.expected_reason for s in SCENARIOS}
+    backfilled = {s.slug for s in SCENARIOS if s.backfill_statuses}
     for obj in report["objects"]:
         assert obj["failure_reason"] == obj["expected_reason"], obj
-        if obj["expected_reason"] is None:
+        if obj["scenario"] in backfilled:
+            assert obj["detected_state"] is None  # no event: the ledger never heard of it
+        elif obj["expected_reason"] is None:
             assert obj["final_state"] == "COMPLETED" and obj["replica_present"]
+            assert obj["found_by"] is None  # replicated live: never in the ledger
         else:
+            assert obj["found_by"] == "event"
             assert obj["detected_state"] in ("FAILED", "BLOCKED")
             assert obj["category"] and obj["action"] == "retry_after_fix"
     # the operator sees each cause with its fix and CLI
@@ -83,7 +88,7 @@ def test_remediation_repairs_what_can_be_repaired(demo_run: tuple[int, dict, str
     unfixed = {s.slug for s in SCENARIOS if s.expected_reason and s.fix is None and not s.destinations}
     assert unfixed, "the demo should show the gate holding a cause nobody fixed"
     hopeless = {s.slug for s in SCENARIOS if s.fix_claimed_only}
-    jobs = {job["job_id"]: job for job in report["jobs"]}
+    jobs = {job["job_id"]: job for job in report["jobs"] if job["kind"] == "remediation"}
     for obj in report["objects"]:
         if obj["failure_reason"] is None or obj["scenario"] in hopeless:
             continue
@@ -132,10 +137,33 @@ def test_remediation_repairs_what_can_be_repaired(demo_run: tuple[int, dict, str
     assert "Audit trail" in output
 
 
+def test_backfill_replicates_what_no_event_reported(demo_run: tuple[int, dict, str, float]) -> None:
+    _status, report, output, _elapsed = demo_run
+    backfilled = {s.slug: s.backfill_statuses for s in SCENARIOS if s.backfill_statuses}
+    assert backfilled, "the demo should show failures no event reported"
+    jobs = {job["job_id"]: job for job in report["jobs"] if job["kind"] == "backfill"}
+    # one generated-manifest job per backfilled source, none for any other, each complete
+    assert sorted(job["source_bucket"] for job in jobs.values()) == sorted(
+        f"replimend-demo-{slug}-src" for slug in backfilled
+    )
+    assert all(job["status"] == "Complete" and job["tasks_failed"] == 0 for job in jobs.values())
+    assert all(job["tasks_succeeded"] == len(DEMO_KEYS) for job in jobs.values())
+    for obj in report["objects"]:
+        if obj["scenario"] in backfilled:
+            # found by the backfill job's report, replicated by it, never by an event
+            assert obj["failure_reason"] is None and obj["found_by"] == "backfill", obj
+            assert obj["final_state"] == "REPLICATED" and obj["replica_present"], obj
+            assert obj["source_replication_status"] == "COMPLETED"
+            assert [jobs[job_id]["source_bucket"] for job_id in obj["job_ids"]] == [obj["source_bucket"]]
+        elif obj["found_by"] is not None:
+            assert obj["found_by"] == "event"
+    assert "Backfill" in output
+
+
 def test_every_pass_starts_at_most_one_job_per_pair(demo_run: tuple[int, dict, str, float]) -> None:
     _status, report, output, _elapsed = demo_run
     assert report["passes"], "remediation ran no pass"
-    jobs = {job["job_id"]: job for job in report["jobs"]}
+    jobs = {job["job_id"]: job for job in report["jobs"] if job["kind"] == "remediation"}
     seen: set[str] = set()
     for entry in report["passes"]:
         pairs = [tuple(pair) for pair in entry["pairs"]]
@@ -265,5 +293,5 @@ def test_the_cli_runs_the_demo_and_writes_the_report(
     assert main(["demo", "--detect-only", "--report", str(report_path)]) == 0
     report = json.loads(report_path.read_text(encoding="utf-8"))
     assert report["ok"] and report["remediation"] is False
-    assert {o["final_state"] for o in report["objects"]} <= {"COMPLETED", "FAILED", "BLOCKED"}
+    assert {o["final_state"] for o in report["objects"]} <= {"COMPLETED", "FAILED", "BLOCKED", "NOT_RECORDED"}
     assert "Report written to" in capsys.readouterr().out

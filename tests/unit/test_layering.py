@@ -13,7 +13,7 @@ import pytest
 from replimend import ledger, lifecycle, ports
 
 PACKAGE = Path(ports.__file__).resolve().parent
-LOGIC = ("ingest", "remediate", "track", "diagnose")
+LOGIC = ("ingest", "remediate", "track", "diagnose", "backfill")
 #: What logic modules must not import: the adapters, the composition root, AWS SDKs.
 ADAPTERS = ("replimend.aws", "replimend.ledger", "replimend.wiring", "boto3", "botocore")
 

@@ -14,7 +14,7 @@ from tests.deployed_template import deployed
 TEMPLATE = load_template()
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
 FUNCTIONS = sorted(name for name, spec in RESOURCES.items() if spec["Type"] == "AWS::Serverless::Function")
-ASYNC_FUNCTIONS = ["RemediateFunction", "TrackJobsFunction"]
+ASYNC_FUNCTIONS = ["RemediateFunction", "TrackJobsFunction", "BackfillFunction"]
 
 
 def props(name: str) -> dict[str, Any]:
@@ -128,10 +128,11 @@ def test_the_undocumented_conditions_are_off_by_default() -> None:
     template = deployed(TEMPLATE)
     assert TEMPLATE["Parameters"]["StrictIamConditions"]["Default"] == "false"
     # Then CreateJob, PassRole and the batch role's trust carry no condition: AWS's examples have none
-    remediate = function_statements(template, "RemediateFunction")
-    for action in ("s3:CreateJob", "iam:PassRole"):
-        [statement] = [s for s in remediate if action in actions_of(s)]
-        assert "Condition" not in statement, statement
+    for function in ("RemediateFunction", "BackfillFunction"):
+        statements = function_statements(template, function)
+        for action in ("s3:CreateJob", "iam:PassRole"):
+            [statement] = [s for s in statements if action in actions_of(s)]
+            assert "Condition" not in statement, statement
     [trust] = batch_role(template)["AssumeRolePolicyDocument"]["Statement"]
     assert "Condition" not in trust
 
@@ -150,7 +151,15 @@ def test_strict_iam_conditions_adds_exactly_the_three_conditions() -> None:
     conditions["sts:AssumeRole"] = trust["Condition"]
     # Then these three conditions, and no other, are present
     assert conditions == STRICT_CONDITIONS
-    for function in set(FUNCTIONS) - {"RemediateFunction"}:
+    # and backfill, the other function that starts jobs, carries the same two on CreateJob and PassRole
+    backfill = {
+        action: statement["Condition"]
+        for statement in function_statements(template, "BackfillFunction")
+        for action in actions_of(statement)
+        if "Condition" in statement
+    }
+    assert backfill == {k: v for k, v in STRICT_CONDITIONS.items() if k != "sts:AssumeRole"}
+    for function in set(FUNCTIONS) - {"RemediateFunction", "BackfillFunction"}:
         assert all("Condition" not in s for s in function_statements(template, function)), function
 
 

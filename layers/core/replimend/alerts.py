@@ -5,6 +5,7 @@ per failure.
 - a state change: its cause diagnosed fixed (resolved by diagnosis), or broken again after it was;
 - objects given up (attempts exhausted) or escalated (no job can help), once per pair per pass;
 - a reminder for an incident still open after the reminder interval, at most once per interval.
+- objects stuck PENDING (backfill reads them from S3 Inventory), once when that incident opens.
 
 Pure: remediate (incidents, objects given up or escalated in a pass) and track_jobs (objects given
 up when a job's report fails them for the last time) hand the messages to a ``ports.Notifier`` (an
@@ -134,4 +135,13 @@ def checks_pass_but_job_failed_alert(incident: Incident, job_id: str, count: int
         "Its objects retry with backoff (the gate lets them through: their checks pass) and are given up "
         "after the maximum number of attempts, unless that cause is fixed first.\n\n"
         f"Last diagnosis: {incident.last_diagnosis or 'none'}",
+    )
+
+
+def pending_alert(source: str, stuck: int, summary: str) -> Alert:
+    """Objects of a source stuck PENDING (found in its S3 Inventory), once when the incident opens."""
+    return Alert(
+        _subject(f"replimend: {stuck} object(s) stuck PENDING ({source})"),
+        f"{summary}.\n\nList them with `replimend pending --bucket {source}`. AWS documents no Batch "
+        "Replication for PENDING objects; S3 resumes them once the cause is fixed."[:MAX_MESSAGE],
     )

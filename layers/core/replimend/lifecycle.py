@@ -44,7 +44,8 @@ S = ObjectState
 
 #: Every allowed move; ``None`` is "no record yet". Anything else is a bug the ledger refuses.
 TRANSITIONS: Mapping[ObjectState | None, frozenset[ObjectState]] = {
-    None: frozenset({S.FAILED, S.ESCALATED, S.OBSOLETE, S.DONE}),
+    # REPLICATED: a backfill job's report names a version replimend never saw fail (``FOUND_STATES``).
+    None: frozenset({S.FAILED, S.ESCALATED, S.OBSOLETE, S.DONE, S.REPLICATED}),
     S.FAILED: frozenset({S.BLOCKED, S.IN_JOB, S.OBSOLETE, S.DONE, S.ESCALATED, S.GAVE_UP}),
     S.BLOCKED: frozenset({S.FAILED, S.OBSOLETE, S.DONE, S.ESCALATED, S.GAVE_UP}),
     S.IN_JOB: frozenset({S.REPLICATED, S.FAILED, S.GAVE_UP, S.OBSOLETE, S.DONE, S.ESCALATED}),
@@ -78,6 +79,15 @@ CLOSING_STATES: Mapping[Action, ObjectState] = {
     Action.ESCALATE: S.ESCALATED,
 }
 RETRYABLE_ACTIONS = frozenset({Action.RETRY, Action.RETRY_AFTER_FIX})
+
+
+def found_state(*, replicated: bool, reason: str | None) -> ObjectState:
+    """Where a version a backfill job's report names, and the ledger never saw, enters it for one
+    destination: REPLICATED when the job replicated it there, else the state an event with the task's
+    failure reason would give it (so it is re-driven, held or escalated like an event-reported one)."""
+    if replicated:
+        return S.REPLICATED
+    return STATE_FOR_ACTION.get(reason_entry(reason).action, S.ESCALATED)
 
 
 class IllegalTransitionError(ReplimendError):

@@ -140,6 +140,8 @@ class FailureRecord:
     last_event_id: str | None = None
     event_ids: frozenset[str] = frozenset()  # events already in this record's history (dedup)
     history_count: int = 0  # history lines kept on the record itself
+    #: how replimend learned of it: "event" (an S3 failure event) or "backfill" (a backfill job's report)
+    found_by: str = "event"
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,9 +6,10 @@ The stages depend on these Protocols, never on an adapter; the adapters (``repli
 Nothing here talks to AWS: no boto3, no botocore.
 
   ledger    EventLedger (ingest) · RemediationLedger (remediate, track) · RecordOutcome
-  gate      CauseGate · GateDecision
+  gate      CauseGate · PairGate · GateDecision
   S3        ObjectInspector · SourceVersionStatus · ManifestStorage
   s3control JobStarter · ReplicationJobRequest · JobDescriber · JobDescription
+            BackfillJobStarter · BackfillJobRequest · ListedJob
   diagnosis ConfigReader · RoleInfo · KeyInfo · SimulationRequest · Simulated
   alerts    Notifier
   enroll    BucketEnrollment
@@ -17,7 +18,7 @@ Nothing here talks to AWS: no boto3, no botocore.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -72,6 +73,19 @@ class RemediationLedger(Protocol):
         failure_reason: str | None = None,
         detail: str | None = None,
     ) -> FailureRecord: ...
+
+    def record_found(
+        self,
+        ref: ObjectRef,
+        state: ObjectState,
+        *,
+        failure_reason: str | None,
+        job_id: str,
+        actor: str = ...,
+        detail: str | None = None,
+    ) -> FailureRecord | None:
+        """Enter a version a backfill job's report names (``found_by: backfill``); None if known."""
+        ...
 
     def open_sources(self) -> list[str]: ...
 
@@ -155,6 +169,14 @@ class CauseGate(Protocol):
     """Whether the cause of ``reason`` failures from source to destination is confirmed fixed."""
 
     def is_fixed(self, source_bucket: str, destination_bucket: str, reason: str) -> GateDecision: ...
+
+
+class PairGate(Protocol):
+    """Whether replication from a source to a destination passes the named diagnosis checks."""
+
+    def check_pair(
+        self, source_bucket: str, destination_bucket: str, checks: Iterable[str]
+    ) -> GateDecision: ...
 
 
 # ---- S3 ------------------------------------------------------------------------------------
@@ -254,6 +276,53 @@ class JobStarter(Protocol):
         Crash recovery relies on this, not on what CreateJob does with a ClientRequestToken it has
         seen: AWS documents no answer for a re-used token, nor for how long it remembers one.
         """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillJobRequest:
+    """CreateJob for a backfill: S3 generates the manifest from the source bucket's replication
+    configuration and ``filter`` (a botocore ``JobManifestGeneratorFilter``), keeps it under
+    ``manifest_prefix`` in the manifest bucket, and writes the report to the report bucket."""
+
+    account_id: str
+    region: str
+    source_bucket: str
+    destinations: list[str]  # the destinations of the source's enabled rules (a task replicates to all)
+    manifest_bucket: str
+    manifest_prefix: str
+    report_bucket: str
+    report_prefix: str
+    role_arn: str
+    priority: int
+    token: str
+    description: str
+    filter: dict[str, Any]
+    partition: str = "aws"
+
+    def arn(self, bucket: str) -> str:
+        return f"arn:{self.partition}:s3:::{bucket}"
+
+
+@dataclass(frozen=True, slots=True)
+class ListedJob:
+    """One ListJobs entry (JobListDescriptor), reduced to what the overlap check reads."""
+
+    job_id: str
+    status: str
+    description: str
+    operation: str | None = None
+
+
+class BackfillJobStarter(Protocol):
+    def create_backfill_job(self, request: BackfillJobRequest) -> str:
+        """Start a generated-manifest Batch Replication job; its JobId."""
+        ...
+
+    def find_job(self, region: str, tag: str) -> str | None: ...
+
+    def list_active_jobs(self, region: str) -> list[ListedJob]:
+        """Every job of the account in ``region`` that has not ended (ListJobs, every page)."""
         ...
 
 
@@ -366,6 +435,9 @@ class ConfigReader(Protocol):
 
     def key_policy(self, key_arn: str, region: str) -> str: ...
 
+    def inventory_configurations(self, bucket: str) -> list[dict[str, Any]]:
+        """The bucket's S3 Inventory configurations (ListBucketInventoryConfigurations, every page)."""
+        ...
 
 # ---- enrollment -----------------------------------------------------------------------------
 

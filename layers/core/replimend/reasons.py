@@ -56,6 +56,8 @@ CHECKS: Mapping[str, str] = MappingProxyType(
         "replication_metrics": "replication metrics are Enabled on the rule (without them S3 sends no "
         "failure events)",
         "failure_notification": "the source bucket sends s3:Replication:* events to the failure queue",
+        "inventory_replication_status": "the source bucket has an enabled CSV S3 Inventory with the "
+        "ReplicationStatus field (how replimend finds objects stuck PENDING, which no event reports)",
         "source_object_exists": "the source key and version still exist (HeadObject with VersionId)",
         "source_replication_status": "the source version's x-amz-replication-status "
         "(COMPLETED, PENDING, FAILED)",
@@ -513,7 +515,7 @@ EVENT_TYPE_ENTRIES: Mapping[str, ReasonEntry] = MappingProxyType(
             code=NOT_TRACKED,
             category="metrics",
             action=Action.OBSERVE,
-            checks=("replication_metrics", "replication_rule"),
+            checks=("replication_metrics", "replication_rule", "inventory_replication_status"),
             fix="No remediation: replication metrics no longer track this object; check the rule's "
             "Metrics setting if that is unexpected.",
             cli="aws s3api get-bucket-replication --bucket <source-bucket>",

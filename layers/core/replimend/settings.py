@@ -63,6 +63,27 @@ class RemediationSettings(LedgerSettings):
     incident_reminder_hours: int = Field(default=24, ge=0, le=8760, alias="INCIDENT_REMINDER_HOURS")
 
 
+class BackfillSettings(RemediationSettings):
+    """What the backfill function needs on top of remediation's settings."""
+
+    #: The enrolled source buckets (template.yaml's SourceBucketArns, comma-separated ARNs).
+    source_bucket_arns: str = Field(default="", alias="SOURCE_BUCKET_ARNS")
+    #: ObjectReplicationStatuses of a scheduled backfill (comma-separated; NONE, FAILED, COMPLETED, REPLICA).
+    backfill_statuses: str = Field(default="FAILED", min_length=4, alias="BACKFILL_STATUSES")
+    #: An object PENDING longer than this in the latest inventory is reported stuck.
+    pending_threshold_hours: int = Field(default=24, ge=1, alias="PENDING_THRESHOLD_HOURS")
+    #: How long a backfill run holds a source while it checks for overlap and starts its job.
+    lock_lease_seconds: int = Field(default=900, ge=60, alias="BACKFILL_LOCK_SECONDS")
+    #: The Region the function (and the manifest bucket) is in; Lambda sets AWS_REGION.
+    region: str | None = Field(default=None, alias="AWS_REGION")
+
+    @property
+    def source_buckets(self) -> list[str]:
+        """Bucket names of ``source_bucket_arns`` (ARNs ``arn:<partition>:s3:::<name>``)."""
+        names = [arn.strip().rsplit(":", 1)[-1] for arn in self.source_bucket_arns.split(",")]
+        return [name for name in dict.fromkeys(names) if name]
+
+
 SettingsT = TypeVar("SettingsT", bound=LedgerSettings)
 
 

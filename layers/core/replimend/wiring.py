@@ -5,6 +5,7 @@ clients, and the metrics helpers of the passes.
   build_remediation(RemediationSettings)  a Remediation (ledger, diagnosis gate, S3, s3control)
   build_tracker(RemediationSettings)      a JobTracker
   build_audit(LedgerSettings)             the audit API's queries (read-only)
+  build_backfill(BackfillSettings)        a Backfill (ledger, diagnosis gate, s3control, S3 Inventory)
 
 Every handler builds its dependencies here, once per container (cold start); the CLI does too, so a
 local run exercises the same code. Clients are plain boto3 clients (the embedded AWS attaches to
@@ -22,12 +23,14 @@ from replimend.aws.config import AwsConfigReader, boto3_client_factory
 from replimend.aws.s3 import S3Objects, S3Storage
 from replimend.aws.s3control import BatchJobs, s3control_client_factory
 from replimend.aws.sns import SnsNotifier
+from replimend.backfill.pending import InventoryReader
+from replimend.backfill.runner import Backfill, BackfillResult
 from replimend.diagnose import Setup
 from replimend.ledger import Ledger
 from replimend.ports import CauseGate, EventLedger, Notifier
 from replimend.remediate.gate import DiagnosisGate
 from replimend.remediate.remediation import Remediation, RemediationResult
-from replimend.settings import LedgerSettings, RemediationSettings
+from replimend.settings import BackfillSettings, LedgerSettings, RemediationSettings
 from replimend.track.tracker import JobTracker, TrackingResult
 
 
@@ -74,7 +77,21 @@ def build_notifier(alert_topic_arn: str | None) -> Notifier | None:
     return SnsNotifier(boto3.client("sns"), alert_topic_arn)
 
 
-def build_gate(settings: RemediationSettings, ledger: Ledger) -> CauseGate:
+def build_backfill(settings: BackfillSettings) -> Backfill:
+    ledger = Ledger.from_settings(settings)
+    reader = AwsConfigReader(boto3_client_factory())
+    return Backfill(
+        ledger=ledger,
+        jobs=BatchJobs(s3control_client_factory(), settings.account_id),
+        reader=reader,
+        gate=build_gate(settings, ledger),
+        inventory=InventoryReader(reader, S3Storage(_s3_client())),
+        settings=settings,
+        notifier=_notifier(settings),
+    )
+
+
+def build_gate(settings: RemediationSettings, ledger: Ledger) -> DiagnosisGate:
     """The diagnosis gate: the checks a reason names, read with the function's own credentials
     (template.yaml grants exactly these reads), and replimend's Batch role and buckets."""
     setup = Setup(
@@ -134,6 +151,7 @@ def publish_tracking_metrics(result: TrackingResult, metrics: Any) -> None:
         ("ObjectsReturnedFromJob", "returned"),
         ("ReportRowsUnmatched", "unmatched"),
         ("ReportRowsUnreadable", "unreadable_rows"),
+        ("ObjectsFoundByBackfill", "found"),
     ):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=result.total(name=attribute))
     metrics.add_metric(name="JobsStale", unit=MetricUnit.Count, value=len(result.stale_jobs))
@@ -153,3 +171,11 @@ def publish_tracking_metrics(result: TrackingResult, metrics: Any) -> None:
                 name="TimeToRepairSeconds", unit=MetricUnit.Seconds, value=update.longest_repair_seconds
             )
     metrics.add_metric(name="TrackingErrors", unit=MetricUnit.Count, value=len(result.errors))
+
+
+def publish_backfill_metrics(result: BackfillResult, metrics: Any) -> None:
+    metrics.add_metric(name="BackfillJobsStarted", unit=MetricUnit.Count, value=len(result.jobs))
+    for name, outcome in (("BackfillBlocked", "blocked"), ("BackfillFailed", "failed")):
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=result.count(outcome))
+    stuck = sum(int((s.pending or {}).get("stuck_count") or 0) for s in result.sources)
+    metrics.add_metric(name="ObjectsStuckPending", unit=MetricUnit.Count, value=stuck)

@@ -7,6 +7,14 @@ ObjectReplicationStatuses (COMPLETED / FAILED / REPLICA / NONE, NONE meaning rep
 attempted), CreatedAfter / CreatedBefore, KeyNameConstraint (prefix / suffix / substring),
 ObjectSizeGreaterThanBytes / ObjectSizeLessThanBytes, MatchAnyStorageClass and
 MatchAnyObjectEncryption. Delete markers are not listed.
+
+Checked against botocore's s3control model (``JobManifestGeneratorFilter``, ``ReplicationStatus``:
+COMPLETED, FAILED, REPLICA, NONE) and "Filters for a Batch Replication job"
+(https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-batch-replication-batch.html): a version
+S3 reports PENDING matches no status filter (PENDING is not a filter value) and is listed only
+without one ("If you do not filter based on replication status Batch Operations will attempt to
+replicate everything eligible"). Not emulated: AWS replicates delete markers in generated-manifest
+jobs (the same page warns they may arrive before the versions); this emulator lists versions only.
 """
 
 from __future__ import annotations

@@ -451,14 +451,14 @@ class BatchOperationsBackend:
             return read_manifest(s3, manifest)
         generator = job.request["ManifestGenerator"]["S3JobManifestGenerator"]
         source_bucket = bucket_from_arn(generator["SourceBucket"])
-        if not roles.is_allowed(
-            job.role_arn, "s3:GetReplicationConfiguration", f"arn:aws:s3:::{source_bucket}"
-        ):
-            raise GenerationError(
-                "ManifestGenerationNotPermitted",
-                f"The job role {job.role_arn} is not allowed s3:GetReplicationConfiguration on "
-                f"arn:aws:s3:::{source_bucket}",
-            )
+        # "Policy if using and storing an Amazon S3 generated manifest" grants both on the source
+        # bucket (https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-batch-replication-policies.html).
+        for action in ("s3:GetReplicationConfiguration", "s3:PutInventoryConfiguration"):
+            if not roles.is_allowed(job.role_arn, action, f"arn:aws:s3:::{source_bucket}"):
+                raise GenerationError(
+                    "ManifestGenerationNotPermitted",
+                    f"The job role {job.role_arn} is not allowed {action} on arn:aws:s3:::{source_bucket}",
+                )
         engine = self._engine_for(job.region)
         # The engine keeps replication configurations as they were put (moto's rendering is lossy).
         configuration = getattr(engine, "replication_configuration", None)

@@ -36,6 +36,8 @@ class DemoObject:
     job_ids: list[str] = field(default_factory=list)
     replica_present: bool = False
     source_status: str | None = None  # the source version's ReplicationStatus at the end
+    #: how replimend learned of it: "event" or "backfill" (None: never in the ledger)
+    found_by: str | None = None
     allowed: frozenset[str] = frozenset()
     #: a given-up object must have used exactly this many attempts (the stack's MaxAttempts)
     max_attempts: int | None = None
@@ -69,6 +71,7 @@ class DemoObject:
             "job_ids": self.job_ids,
             "replica_present": self.replica_present,
             "source_replication_status": self.source_status,
+            "found_by": self.found_by,
         }
 
 

@@ -245,7 +245,13 @@ def healthy_setup(account: Account, names: ScenarioNames, **overrides: Any) -> N
     create_destination(account, names)
     create_source(account, names, object_lock=overrides.get("object_lock", False))
     by_command = overrides.get("enroll_by_command", False)
-    put_replication(account, names, replica_kms_key=overrides.get("replica_kms_key"), metrics=not by_command)
+    if overrides.get("replication", True):
+        put_replication(
+            account,
+            names,
+            replica_kms_key=overrides.get("replica_kms_key"),
+            metrics=overrides.get("metrics", True) and not by_command,
+        )
     if by_command:
         enroll_with_replimend(account, names)
     else:
@@ -297,10 +303,15 @@ class Scenario:
     allowed_after_detection: frozenset[str] = frozenset({"FAILED", "BLOCKED"})
     #: several destinations (empty: the one ``-dst`` destination with ``expected_reason``)
     destinations: tuple[DestinationSpec, ...] = ()
+    #: no event reports these objects: after the fix, ``replimend backfill`` with these
+    #: ObjectReplicationStatuses finds and replicates them (``found_by: backfill``)
+    backfill_statuses: tuple[str, ...] = ()
 
     def allowed_final(
         self, key: str, *, remediation: bool, expected_reason: str | None = None
     ) -> frozenset[str]:
+        if self.backfill_statuses:
+            return self.allowed_after_remediation if remediation else self.allowed_after_detection
         reason = self.expected_reason if not self.destinations else expected_reason
         if reason is None:
             return frozenset({"COMPLETED"})  # replicated live, never in the ledger
@@ -340,6 +351,27 @@ def _fix_versioning(account: Account, names: ScenarioNames) -> str:
     return (
         f"aws s3api put-bucket-versioning --bucket {names.destination_bucket} "
         "--versioning-configuration Status=Enabled"
+    )
+
+
+def _setup_silent(account: Account, names: ScenarioNames) -> None:
+    # the rule has no replication metrics: S3 sends no failure event, only the status says FAILED
+    healthy_setup(account, names, metrics=False)
+    account.s3(DESTINATION_REGION).put_bucket_versioning(
+        Bucket=names.destination_bucket, VersioningConfiguration={"Status": "Suspended"}
+    )
+
+
+def _setup_existing(account: Account, names: ScenarioNames) -> None:
+    # buckets, role and notification, but no replication rule yet: the objects are uploaded first
+    healthy_setup(account, names, replication=False)
+
+
+def _configure_replication(account: Account, names: ScenarioNames) -> str:
+    put_replication(account, names)
+    return (
+        f"aws s3api put-bucket-replication --bucket {names.source_bucket} --replication-configuration "
+        "file://replication.json  (live replication copies new objects only)"
     )
 
 
@@ -601,6 +633,26 @@ SCENARIOS: tuple[Scenario, ...] = (
         lambda account, names: setup_destinations(account, names, FIXED_APART),
         fix_summary="enable versioning on each destination, the second one a pass later",
         destinations=FIXED_APART,
+    ),
+    Scenario(
+        "silent",
+        "Destination versioning disabled, replication metrics off: no failure event",
+        None,
+        _setup_silent,
+        _fix_versioning,
+        "enable versioning on the destination bucket",
+        allowed_after_detection=frozenset({"FAILED"}),
+        backfill_statuses=("FAILED",),
+    ),
+    Scenario(
+        "existing",
+        "Objects uploaded before replication was configured",
+        None,
+        _setup_existing,
+        _configure_replication,
+        "configure replication (it copies new objects only)",
+        allowed_after_detection=frozenset({"NOT_RECORDED"}),
+        backfill_statuses=("NONE",),
     ),
     Scenario(
         "deleted",

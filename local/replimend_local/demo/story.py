@@ -54,6 +54,7 @@ class Demo(Reporting):
             self._detect()
             if remediation:
                 self._remediate()
+                self._backfill()
             self._settle(remediation=remediation)
             report = self._report(remediation=remediation)
             if report_path is not None:
@@ -144,7 +145,9 @@ class Demo(Reporting):
                     scenario.slug,
                     names.source_bucket,
                     "\n".join(destinations) or names.destination_bucket,
-                    scenario.title if scenario.expected_reason else "[green]nothing[/]",
+                    scenario.title
+                    if scenario.expected_reason or scenario.backfill_statuses
+                    else "[green]nothing[/]",
                 )
                 progress.advance(task)
         self.console.print(table)
@@ -257,7 +260,7 @@ class Demo(Reporting):
         self._show_diagnoses()
         fixes = Table("scenario", "fix applied", "command")
         for scenario in SCENARIOS:
-            if scenario.expected_reason is None:
+            if scenario.expected_reason is None and not scenario.backfill_statuses:
                 continue
             if scenario.destinations:
                 self._fix_destinations(scenario, 1, fixes)
@@ -324,6 +327,47 @@ class Demo(Reporting):
         """The jobs the emulated S3 Batch Operations received through CreateJob, in order."""
         assert self.aws is not None
         return list(self.aws.batch_operations.job_ids())
+
+    def _backfill(self) -> None:
+        """What no event reported: ``replimend backfill`` (the backfill function, on demand) per
+        scenario, then track_jobs on schedule until its job's report is applied."""
+        assert self.account is not None and self.runtime is not None
+        scenarios = [s for s in SCENARIOS if s.backfill_statuses]
+        if not scenarios:
+            return
+        self.console.rule("5 · Backfill: what no event reported, replicated by generated-manifest jobs")
+        table = Table("scenario", "statuses", "outcome", "job", "filter")
+        started: list[str] = []
+        for scenario in scenarios:
+            names = ScenarioNames(scenario.slug, self.account.account_id)
+            statuses = ",".join(scenario.backfill_statuses)
+            result = self.runtime.invoke(
+                "BackfillFunction", {"bucket": names.source_bucket, "statuses": statuses}
+            )
+            [source] = result["sources"]
+            started += [source["job_id"]] if source.get("job_id") else []
+            table.add_row(
+                scenario.slug,
+                statuses,
+                f"{source['outcome']}: {source['detail']}"[:70],
+                (source.get("job_id") or "")[:8],
+                json.dumps(source["filter"]),
+            )
+        self.console.print(table)
+        for _ in range(12):  # track_jobs polls every 5 minutes
+            if all(
+                (job := self.ledger.get_job(job_id)) is not None and job.outcome_recorded
+                for job_id in started
+            ):
+                break
+            self.runtime.advance(minutes=5)
+        for job_id in started:
+            job = self.ledger.get_job(job_id)
+            if job is not None:
+                self.console.print(
+                    f"  backfill job {job_id[:8]} ({job.source_bucket}): {job.status}, "
+                    f"{job.tasks_succeeded} replicated, {job.tasks_failed} failed; found_by: backfill"
+                )
 
     def _show_diagnoses(self) -> None:
         """What `replimend diagnose` says about each open incident before anything is fixed."""
@@ -499,7 +543,7 @@ class Demo(Reporting):
     def _settle(self, *, remediation: bool) -> None:
         from replimend.models import ObjectRef
 
-        self.console.rule("5 · Final states" if remediation else "3 · Where things stand")
+        self.console.rule("6 · Final states" if remediation else "3 · Where things stand")
         table = Table(
             "scenario",
             "key",
@@ -527,6 +571,7 @@ class Demo(Reporting):
                 obj.final_state = str(record.state)
                 obj.attempts = record.attempts
                 obj.job_ids = list(record.job_ids)
+                obj.found_by = record.found_by
             obj.replica_present = self._replica_present(obj)
             obj.source_status = self._replication_status(obj)
             table.add_row(

@@ -1133,6 +1133,33 @@ def test_failed_job_event_carries_failure_codes(
     assert last["statusChangeReason"] and "cannot assume" in last["statusChangeReason"][0]
 
 
+def test_generated_manifest_needs_the_documented_permissions_on_the_source(
+    account: Account, s3control: Any, batch: BatchOperationsEmulator
+) -> None:
+    # Given a job role with everything but s3:PutInventoryConfiguration on the source bucket
+    replicated_pair(account, "src", "dst")
+    make_bucket(account, "reports", versioned=False)
+    make_bucket(account, "manifests", versioned=False)
+    role = make_role(
+        account,
+        "NoInventory",
+        BATCH_TRUST,
+        [
+            {"Effect": "Allow", "Action": "s3:InitiateReplication", "Resource": "arn:aws:s3:::*/*"},
+            {"Effect": "Allow", "Action": "s3:GetReplicationConfiguration", "Resource": "arn:aws:s3:::*"},
+            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::*/*"},
+        ],
+    )
+    put_versions(account, "src", ["a.txt"])
+    # When a generated-manifest job runs / Then it fails while preparing, naming the action
+    job_id = s3control.create_job(**generator_request(role, EligibleForReplication=True))["JobId"]
+    batch.process_jobs()
+    job = describe(s3control, job_id)
+    assert job["Status"] == "Failed"
+    assert job["FailureReasons"][0]["FailureCode"] == "ManifestGenerationNotPermitted"
+    assert "s3:PutInventoryConfiguration" in job["FailureReasons"][0]["FailureReason"]
+
+
 def test_generated_manifest_keeps_only_versions_eligible_for_an_enabled_rule(
     account: Account, s3control: Any, batch: BatchOperationsEmulator, engine: ReplicationEngine
 ) -> None:

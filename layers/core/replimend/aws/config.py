@@ -207,6 +207,18 @@ class AwsConfigReader:
             region=region,
         )
 
+    def inventory_configurations(self, bucket: str) -> list[dict[str, Any]]:
+        """Every page of ListBucketInventoryConfigurations (ContinuationToken / NextContinuationToken,
+        botocore s3 model: up to 100 a page); IAM action s3:GetInventoryConfiguration."""
+        found: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"Bucket": bucket}
+        while True:
+            page = self._call("s3", "ListBucketInventoryConfigurations", **params)
+            found += [dict(c) for c in page.get("InventoryConfigurationList", [])]
+            if not page.get("IsTruncated") or not page.get("NextContinuationToken"):
+                return found
+            params["ContinuationToken"] = page["NextContinuationToken"]
+
     def key_policy(self, key_arn: str, region: str) -> str:
         region = region_of_arn(key_arn) or region
         return str(self._call("kms", "GetKeyPolicy", region, KeyId=key_arn, PolicyName="default")["Policy"])

@@ -1,9 +1,10 @@
 """s3control adapter: create, describe and list S3 Batch Replication jobs (the only s3control code).
 
-``BatchJobs`` is the ``JobStarter`` and ``JobDescriber`` of ``replimend.ports``. Jobs are created in
-the source bucket's Region (aws-facts.md §3), so the adapter takes a factory giving a client per
-Region. ClientError goes through ``aws.errors``; a missing job (NotFoundException, or
-NoSuchJobException as the troubleshooting page calls it) is NotFoundError.
+``BatchJobs`` is the ``JobStarter``, ``BackfillJobStarter`` and ``JobDescriber`` of
+``replimend.ports``. Jobs are created in the source bucket's Region (aws-facts.md §3), so the
+adapter takes a factory giving a client per Region. ClientError goes through ``aws.errors``; a
+missing job (NotFoundException, or NoSuchJobException as the troubleshooting page calls it) is
+NotFoundError.
 """
 
 from __future__ import annotations
@@ -17,12 +18,27 @@ from botocore.exceptions import ClientError
 from replimend.aws.errors import error_code, translate_client_error
 from replimend.errors import NotFoundError
 from replimend.manifest_csv import MANIFEST_FIELDS, MANIFEST_FORMAT
-from replimend.ports import JobDescription, ReplicationJobRequest
+from replimend.models import TERMINAL_JOB_STATUSES, JobStatus
+from replimend.ports import BackfillJobRequest, JobDescription, ListedJob, ReplicationJobRequest
 
 if TYPE_CHECKING:
     from mypy_boto3_s3control import S3ControlClient
 
 REPORT_FORMAT = "Report_CSV_20180820"
+#: The only ManifestFormat of S3ManifestOutputLocation (botocore s3control model).
+GENERATED_MANIFEST_FORMAT = "S3InventoryReport_CSV_20211130"
+#: ListJobs' JobStatuses filter for jobs that have not ended (botocore JobStatus enum).
+ACTIVE_JOB_STATUSES = [str(s) for s in JobStatus if s not in TERMINAL_JOB_STATUSES]
+
+
+def _report(bucket_arn: str, prefix: str) -> dict[str, Any]:
+    return {
+        "Enabled": True,
+        "Bucket": bucket_arn,
+        "Prefix": prefix,
+        "Format": REPORT_FORMAT,
+        "ReportScope": "AllTasks",
+    }
 
 
 def create_job_kwargs(request: ReplicationJobRequest) -> dict[str, Any]:
@@ -35,13 +51,41 @@ def create_job_kwargs(request: ReplicationJobRequest) -> dict[str, Any]:
             "Spec": {"Format": MANIFEST_FORMAT, "Fields": list(MANIFEST_FIELDS)},
             "Location": {"ObjectArn": request.manifest_arn, "ETag": request.manifest_etag},
         },
-        "Report": {
-            "Enabled": True,
-            "Bucket": request.report_bucket_arn,
-            "Prefix": request.report_prefix,
-            "Format": REPORT_FORMAT,
-            "ReportScope": "AllTasks",
+        "Report": _report(request.report_bucket_arn, request.report_prefix),
+        "Priority": request.priority,
+        "RoleArn": request.role_arn,
+        "ClientRequestToken": request.token,
+        "Description": request.description[:256],
+    }
+
+
+def backfill_job_kwargs(request: BackfillJobRequest) -> dict[str, Any]:
+    """CreateJob's parameters for a backfill: S3ReplicateObject over a manifest S3 generates.
+
+    "Batch Replication job with a generated manifest" (S3 user guide, s3-batch-replication-batch):
+    the generated manifest must be stored in the source bucket's Region (the manifest bucket is
+    replimend's, in the stack's Region: the job runs there, see ``Backfill``), and it lists every
+    eligible version of the rules' prefixes and tags, narrowed by ``Filter``.
+    """
+    return {
+        "AccountId": request.account_id,
+        "ConfirmationRequired": False,
+        "Operation": {"S3ReplicateObject": {}},
+        "ManifestGenerator": {
+            "S3JobManifestGenerator": {
+                "ExpectedBucketOwner": request.account_id,
+                "SourceBucket": request.arn(request.source_bucket),
+                "EnableManifestOutput": True,
+                "ManifestOutputLocation": {
+                    "ExpectedManifestBucketOwner": request.account_id,
+                    "Bucket": request.arn(request.manifest_bucket),
+                    "ManifestPrefix": request.manifest_prefix,
+                    "ManifestFormat": GENERATED_MANIFEST_FORMAT,
+                },
+                "Filter": request.filter,
+            }
         },
+        "Report": _report(request.arn(request.report_bucket), request.report_prefix),
         "Priority": request.priority,
         "RoleArn": request.role_arn,
         "ClientRequestToken": request.token,
@@ -64,6 +108,25 @@ class BatchJobs:
         except ClientError as exc:
             raise translate_client_error(exc, "CreateJob") from exc
         return response["JobId"]
+
+    def create_backfill_job(self, request: BackfillJobRequest) -> str:
+        client = self._client_for_region(request.region)
+        try:
+            response = client.create_job(**backfill_job_kwargs(request))
+        except ClientError as exc:
+            raise translate_client_error(exc, "CreateJob") from exc
+        return response["JobId"]
+
+    def list_active_jobs(self, region: str) -> list[ListedJob]:
+        return [
+            ListedJob(
+                job_id=str(job["JobId"]),
+                status=str(job.get("Status", "")),
+                description=str(job.get("Description", "")),
+                operation=job.get("Operation"),
+            )
+            for job in self._list_jobs(region, statuses=ACTIVE_JOB_STATUSES)
+        ]
 
     def describe_job(self, job_id: str, region: str) -> JobDescription:
         client = self._client_for_region(region)
@@ -107,10 +170,12 @@ class BatchJobs:
         ]
         return max(found)[1] if found else None
 
-    def _list_jobs(self, region: str) -> Iterator[dict[str, Any]]:
+    def _list_jobs(self, region: str, statuses: list[str] | None = None) -> Iterator[dict[str, Any]]:
         """Every JobListDescriptor, page by page: botocore has no paginator for ListJobs."""
         client = self._client_for_region(region)
         kwargs: dict[str, Any] = {"AccountId": self._account_id, "MaxResults": 1000}
+        if statuses:
+            kwargs["JobStatuses"] = statuses
         while True:
             try:
                 page: Any = client.list_jobs(**kwargs)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from replimend.backfill.inventory import usable_inventory
 from replimend.diagnose import rules
 from replimend.diagnose.facts import Facts
 from replimend.diagnose.model import CheckResult, Status
@@ -784,6 +785,17 @@ def _failure_notification(facts: Facts) -> Outcome:
     )
 
 
+def _inventory_replication_status(facts: Facts) -> Outcome:
+    source = facts.target.source
+    config, why = usable_inventory(facts.inventories(source))
+    if config is not None:
+        return _pass(f"{source}: {why}")
+    return _warn(
+        f"{source}: no CSV S3 Inventory with ReplicationStatus ({why}): objects stuck PENDING go unseen "
+        f"(`replimend pending` needs one; see {DOC}configure-inventory.html)"
+    )
+
+
 # ---- 9 · the Batch Operations role and replimend's buckets -------------------------------------
 
 
@@ -978,6 +990,13 @@ _CHECKS: tuple[Check, ...] = (
         ("s3:GetBucketNotificationConfiguration",),
         DOC + "replication-metrics-events.html",
         _failure_notification,
+    ),
+    Check(
+        "inventory_replication_status",
+        8,
+        ("s3:ListBucketInventoryConfigurations",),
+        DOC + "storage-inventory.html",
+        _inventory_replication_status,
     ),
     Check(
         "source_object_exists",

@@ -49,6 +49,9 @@ class Facts:
     def notifications(self, bucket: str) -> dict[str, Any]:
         return self._once(("notifications", bucket), lambda: self.reader.notification_configuration(bucket))
 
+    def inventories(self, bucket: str) -> list[dict[str, Any]]:
+        return self._once(("inventories", bucket), lambda: self.reader.inventory_configurations(bucket))
+
     def bucket_policy(self, bucket: str) -> str | None:
         return self._once(("policy", bucket), lambda: self.reader.bucket_policy(bucket))
 

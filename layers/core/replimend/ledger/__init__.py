@@ -6,6 +6,7 @@
   due.py        due work (the DueWork index) and the registry of (source, destination) pairs
   incidents.py  incidents (one cause: source, destination, reason), counted once per batch
   jobs.py       Batch Replication jobs and their request tokens
+  locks.py      per-source leases: one backfill starts a job for a source at a time
   activity.py   which keys of a bucket changed in which hour (audit by bucket and time)
   history.py    the history line format
   table.py      calls, pages, batch reads, time and key formats
@@ -33,6 +34,7 @@ from replimend.ledger.due import DUE_INDEX, DueWork
 from replimend.ledger.failures import FailureStore
 from replimend.ledger.incidents import IncidentStore
 from replimend.ledger.jobs import JobStore
+from replimend.ledger.locks import SourceLocks
 from replimend.ledger.objects import ObjectReader, ref_from_keys
 from replimend.ledger.table import Clock, Table, format_time, parse_time
 from replimend.lifecycle import DUE_STATES, STATE_FOR_ACTION, RecordOutcome
@@ -82,6 +84,7 @@ class Ledger:
         )
         self._incidents = IncidentStore(self._table, clock=self._now)
         self._jobs = JobStore(self._table, clock=self._now)
+        self._locks = SourceLocks(self._table, clock=self._now)
         self._batch_depth = 0
 
     @classmethod
@@ -158,6 +161,23 @@ class Ledger:
             )
         self._flush_unless_batching()
         return decision.outcome
+
+    def record_found(
+        self,
+        ref: ObjectRef,
+        state: ObjectState,
+        *,
+        failure_reason: str | None,
+        job_id: str,
+        actor: str = "track_jobs",
+        detail: str | None = None,
+    ) -> FailureRecord | None:
+        """Enter a version a backfill job's report names (``found_by: backfill``); None if known."""
+        found = self._failures.record_found(
+            ref, state, failure_reason=failure_reason, job_id=job_id, actor=actor, detail=detail
+        )
+        self._flush_unless_batching()
+        return found
 
     def get_failure(self, ref: ObjectRef) -> FailureRecord | None:
         return self._objects.get(ref)
@@ -422,6 +442,16 @@ class Ledger:
 
     def active_jobs(self, source_bucket: str | None = None) -> list[JobRecord]:
         return self._jobs.list(active_only=True, source_bucket=source_bucket)
+
+    # ------------------------------------------------------------------ per-source locks
+
+    def acquire_source_lock(self, source_bucket: str, owner: str, *, lease: timedelta) -> bool:
+        """Hold ``source_bucket`` for ``owner`` (a conditional put); False while another owner holds
+        an unexpired lease. The same owner acquires again (a retried run)."""
+        return self._locks.acquire(source_bucket, owner, lease=lease)
+
+    def release_source_lock(self, source_bucket: str, owner: str) -> None:
+        self._locks.release(source_bucket, owner)
 
 
 def seen_at(record: FailureRecord) -> datetime | None:

@@ -20,6 +20,7 @@ from replimend.errors import ConflictError, NotFoundError
 from replimend.ledger import history as lines
 from replimend.ledger.due import DueWork
 from replimend.ledger.objects import (
+    FOUND_BY_BACKFILL,
     describe,
     object_key,
     object_pk,
@@ -37,6 +38,7 @@ from replimend.lifecycle import (
     decide_event,
 )
 from replimend.models import Classification, FailureRecord, ObjectRef, ObjectState, ReplicationEvent
+from replimend.reasons import reason_entry
 
 #: History lines kept on the object item; beyond this the older ones move to an overflow item.
 INLINE_HISTORY = 8
@@ -201,6 +203,59 @@ class FailureStore:
         self._due.register_observed_source(ref.source_bucket)
         self._note(ref.source_bucket, ref.key, at)
         return EventDecision(RecordOutcome.OBSERVED)
+
+    # ------------------------------------------------------------------ found by backfill
+
+    def record_found(
+        self,
+        ref: ObjectRef,
+        state: ObjectState,
+        *,
+        failure_reason: str | None,
+        job_id: str,
+        actor: str,
+        detail: str | None = None,
+    ) -> FailureRecord | None:
+        """A version a backfill job's report names and no event ever did: a new record whose first
+        history line says so (``found_by: backfill``); None when a record exists already (an event or
+        an earlier run got there first: that record is left as it is)."""
+        check_transition(None, state)
+        now = self._clock()
+        entry = reason_entry(failure_reason)
+        item: Item = {
+            **object_key(ref),
+            "st": str(state),
+            "v": 1,
+            "fs": format_time(now),
+            "ls": format_time(now),
+            "rsn": failure_reason,
+            "act": str(entry.action),
+            "job": job_id,
+            "fb": FOUND_BY_BACKFILL,
+            "h": [
+                lines.transition_line(
+                    1,
+                    now,
+                    None,
+                    state,
+                    actor=actor,
+                    why=f"found_by: {FOUND_BY_BACKFILL}",
+                    job_id=job_id,
+                    failure_reason=failure_reason,
+                    detail=detail,
+                )
+            ],
+            "exp": self._expiry(state, now),
+        }
+        if state in DUE_STATES:
+            self._due.register_pair(ref)
+            item.update(self._due.attrs(ref, now))
+        try:
+            self._table.put(item, Attr("pk").not_exists())
+        except ConflictError:
+            return None
+        self._note(ref.source_bucket, ref.key, now)
+        return record_from_item({k: v for k, v in item.items() if v is not None})
 
     # ------------------------------------------------------------------ transitions
 

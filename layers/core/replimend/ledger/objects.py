@@ -11,6 +11,7 @@ names included, and the object item is written at every step of the lifecycle):
   oe  ids of events whose lines overflowed (duplicate detection)
   due_pk/due_sk  the due-work index keys (``due.py``), only while FAILED/BLOCKED
   exp TTL (closed objects, when a retention is set)
+  fb  found_by: "backfill" when a backfill job's report found it (absent: an S3 event did)
 Observe-only events (RTC thresholds, not tracked) are items of their own: sk E#<time>#<event id>.
 """
 
@@ -43,6 +44,9 @@ from replimend.models import (
     ObservedEvent,
     ReplicationEvent,
 )
+
+FOUND_BY_EVENT = "event"
+FOUND_BY_BACKFILL = "backfill"
 
 
 def object_pk(source_bucket: str, key: str) -> str:
@@ -116,6 +120,7 @@ def record_from_item(item: Item) -> FailureRecord:
         last_event_id=item.get("eid"),
         event_ids=frozenset(event_ids),
         history_count=len(history),
+        found_by=str(item.get("fb") or FOUND_BY_EVENT),
     )
 
 

@@ -14,6 +14,8 @@ first 1,000 tasks fail. ``replimend.ports.CauseGate`` is the port:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from replimend.diagnose import Setup, Target, checks_for_reason, diagnose
 from replimend.models import DIAGNOSIS_ACTOR
 from replimend.observability import logger
@@ -37,15 +39,17 @@ class DiagnosisGate:
                 f"operator override by {incident.fixed_by}{when} (not diagnosed)",
                 resolved_by="operator",
             )
+        return self.check_pair(source_bucket, destination_bucket, checks_for_reason(reason))
+
+    def check_pair(self, source_bucket: str, destination_bucket: str, names: Iterable[str]) -> GateDecision:
+        """Run ``checks`` for replication from source to destination: open when nothing FAILs and a
+        check passed (backfill asks this of every destination before it starts a job)."""
         try:
             result = diagnose(
-                self._reader,
-                Target(source_bucket, destination_bucket),
-                self._setup,
-                checks=checks_for_reason(reason),
+                self._reader, Target(source_bucket, destination_bucket), self._setup, checks=names
             )
         except Exception as exc:
-            logger.exception("diagnosis failed", extra={"source": source_bucket, "reason": reason})
+            logger.exception("diagnosis failed", extra={"source": source_bucket, "checks": list(names)})
             return GateDecision(False, f"diagnosis could not run ({type(exc).__name__}: {exc}): held")
         checks = tuple(r.to_dict() for r in result.results)
         if result.passes:

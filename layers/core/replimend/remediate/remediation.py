@@ -98,6 +98,7 @@ class SourceResult:
     manifest_keys: list[str] = field(default_factory=list)
     resumed_jobs: list[str] = field(default_factory=list)
     released_markers: int = 0  # pending jobs given up on after MAX_RESUMES failed resumes
+    held_by_backfill: list[str] = field(default_factory=list)  # active backfill jobs of the source
     errors: list[str] = field(default_factory=list)
     #: first failure of the oldest due (FAILED or BLOCKED) record this pass looked at
     oldest_due: datetime | None = None
@@ -212,6 +213,11 @@ class _Pass:
                 if self._stop_reason():
                     break
                 result = self.result.source(source)
+                backfills = [j.job_id for j in self.ledger.active_jobs(source) if j.kind == "backfill"]
+                if backfills:
+                    # Never two replimend jobs at once for a source: its objects wait for the next pass.
+                    result.held_by_backfill = backfills
+                    continue
                 try:
                     self._plan_source(result, pool)
                 except ReplimendError as exc:

@@ -26,6 +26,7 @@ from replimend.models import (
     FailureRecord,
     JobRecord,
     JobStatus,
+    ObjectRef,
     ObjectState,
 )
 from replimend.observability import logger
@@ -49,6 +50,7 @@ from replimend.track.reports import (
 
 _S3_OBJECT_ARN = re.compile(r"arn:[a-z0-9-]+:s3:::([^/]+)/(.+)", re.DOTALL)  # any partition
 ACTOR = "track_jobs"
+BACKFILL_KIND = "backfill"  # JobRecord.kind of a generated-manifest job (replimend.backfill)
 _TERMINAL = frozenset(status.value for status in TERMINAL_JOB_STATUSES)
 _OUTCOMES = {JobStatus.FAILED.value: "failed", JobStatus.CANCELLED.value: "cancelled"}
 
@@ -87,6 +89,7 @@ class JobUpdate:
     returned: int = 0  # objects no report row resolved, resolved once the job ended
     unmatched: int = 0  # report rows with no object of this job in the ledger
     unreadable_rows: int = 0
+    found: int = 0  # backfill: destination records of versions the ledger did not know, entered now
     stale: bool = False
     note: str | None = None
     #: the longest time from first failure to repair among the objects this job replicated
@@ -314,8 +317,14 @@ class JobTracker:
         version of this job (resolved now or before), else 0."""
         records = self._task_records(task)
         if not records:
+            if job.kind == BACKFILL_KIND:
+                return self._record_found(job, task, update, failures)
             update.unmatched += 1
             return 0
+        if job.kind == BACKFILL_KIND:  # its records were never marked IN_JOB: only a success moves them
+            if task.succeeded:
+                self._close_replicated_by_backfill(job, records, update)
+            return 1
         in_job = [r for r in records if lifecycle.belongs_to_job(r, job.job_id)]
         if not in_job:
             return 1  # already applied (a second event or poll for the same job)
@@ -326,6 +335,62 @@ class JobTracker:
         for record, verdict in verdicts:
             self._decide(record, job, verdict, update, failures, now=now, detail=task.message or None)
         return 1
+
+    def _record_found(
+        self, job: JobRecord, task: TaskResult, update: JobUpdate, failures: Counter[tuple[str, str]]
+    ) -> int:
+        """A version a backfill job's report names and the ledger never saw: one record per destination
+        of the job (``found_by: backfill``). A succeeded task replicated it everywhere; a failed one is
+        charged to the destinations whose replica is not there (``lifecycle.found_state``), and opens or
+        joins the incident of its reason like an event-reported failure."""
+        destinations = job.destinations or ([job.destination_bucket] if job.destination_bucket else [])
+        if not destinations:
+            update.unmatched += 1
+            return 0
+        version = None if task.version_id in (None, "", NULL_VERSION) else task.version_id
+        key = task.key_candidates[0]
+        reason = None if task.succeeded else (task.failure_reason or "UnknownTaskFailure")
+        for destination in destinations:
+            replicated = task.succeeded or (
+                len(destinations) > 1
+                and self.objects.replica_status(destination, key, version) is ReplicaStatus.PRESENT
+            )
+            state = lifecycle.found_state(replicated=replicated, reason=reason)
+            found = self.ledger.record_found(
+                ObjectRef(task.bucket, key, version, destination),
+                state,
+                failure_reason=None if replicated else reason,
+                job_id=job.job_id,
+                actor=ACTOR,
+                detail=task.message or None,
+            )
+            if found is None:
+                continue  # an event (or an earlier poll) recorded it first
+            update.found += 1
+            if state is ObjectState.REPLICATED:
+                update.replicated += 1
+            elif reason is not None:
+                failures[(destination, reason)] += 1
+        return 1
+
+    def _close_replicated_by_backfill(
+        self, job: JobRecord, records: list[FailureRecord], update: JobUpdate
+    ) -> None:
+        """Open records of a version a backfill task replicated: every destination has it now."""
+        for record in records:
+            if record.state not in (ObjectState.FAILED, ObjectState.BLOCKED):
+                continue
+            try:
+                self.ledger.transition(
+                    record,
+                    ObjectState.DONE,
+                    reason=f"replicated by backfill job {job.job_id}",
+                    actor=ACTOR,
+                    job_id=job.job_id,
+                )
+            except ConflictError:
+                continue  # moved meanwhile: whoever moved it decided
+            update.closed += 1
 
     def _attribute_failure(
         self, job: JobRecord, records: list[FailureRecord], reason: str
