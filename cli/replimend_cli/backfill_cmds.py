@@ -2,7 +2,8 @@
 `replimend pending` (objects stuck PENDING in the source's latest S3 Inventory).
 
 Settings come from the environment exactly as the backfill function reads them (LEDGER_TABLE,
-ACCOUNT_ID, MANIFEST_BUCKET, REPORT_BUCKET, BATCH_ROLE_ARN, ...). Output is text, or JSON Lines with --json.
+ACCOUNT_ID, MANIFEST_BUCKET, REPORT_BUCKET, BATCH_ROLE_ARN, ...), or from the stack with --stack.
+Output is text, or --output json|csv.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from typing import Any
 
 from replimend.backfill.planner import FILTER_STATUSES, FilterError, GeneratorFilter, parse_statuses
 from replimend_cli import UsageError
+from replimend_cli.ledger_cmds import add_ledger_arguments
+from replimend_cli.output import TABLE, add_output_arguments, emit, note
+from replimend_cli.stack_config import add_stack_arguments, environment, open_ledger, settings
 
 
 def register(subparsers: Any) -> None:
@@ -41,7 +45,7 @@ def register(subparsers: Any) -> None:
     backfill.add_argument(
         "--dry-run", action="store_true", help="print what the job would cover; start nothing"
     )
-    backfill.add_argument("--json", action="store_true", help="print the result as one JSON line")
+    add_ledger_arguments(backfill)
     backfill.set_defaults(func=run_backfill)
 
     pending = subparsers.add_parser(
@@ -57,9 +61,8 @@ def register(subparsers: Any) -> None:
         default=None,
         help="PENDING for longer than this (default: $PENDING_THRESHOLD_HOURS or 24)",
     )
-    pending.add_argument(
-        "--json", action="store_true", help="JSON Lines: one per stuck object, then a summary"
-    )
+    add_stack_arguments(pending, ledger=False)
+    add_output_arguments(pending)
     pending.set_defaults(func=run_pending)
 
 
@@ -103,17 +106,18 @@ def _bucket(args: argparse.Namespace) -> str:
 def run_backfill(args: argparse.Namespace) -> int:
     from replimend.settings import BackfillSettings
     from replimend.wiring import build_backfill
-    from replimend_cli.remediation_cmds import _settings
 
     bucket, job_filter = _bucket(args), _filter(args)
-    backfill = build_backfill(_settings(BackfillSettings))
+    config = settings(args, BackfillSettings)
+    open_ledger(args)  # the table answers and --index-shards matches its writers, before anything starts
+    backfill = build_backfill(config)
     result = backfill.run(buckets=[bucket], job_filter=job_filter, dry_run=args.dry_run, scan_pending=False)
     [source] = result.sources
     document = {"dry_run": result.dry_run, **result.to_dict()["sources"][0]}
-    if args.json:
-        sys.stdout.write(json.dumps(document, default=str) + "\n")
-    else:
+    if args.output == TABLE:
         _print_backfill(document)
+    else:
+        emit([json.loads(json.dumps(document, default=str))], args.output, columns=())
     return 1 if source.outcome in ("blocked", "failed") else 0
 
 
@@ -146,18 +150,23 @@ def run_pending(args: argparse.Namespace) -> int:
     from replimend.backfill.pending import InventoryReader, find_stuck
 
     bucket = _bucket(args)
-    hours = args.threshold_hours or _env_hours()
+    hours = args.threshold_hours or _env_hours(environment(args))
     clients = boto3_client_factory(getattr(args, "profile", None), getattr(args, "region", None))
     reader, storage = AwsConfigReader(clients), S3Storage(clients("s3", None))
     report = find_stuck(
         InventoryReader(reader, storage), bucket, threshold=timedelta(hours=hours), now=datetime.now(UTC)
     )
     document = report.to_dict()
-    if args.json:
-        for item in document["stuck"]:
-            sys.stdout.write(json.dumps({"source_bucket": bucket, **item}) + "\n")
+    if args.output != TABLE:
+        # one row per stuck object; the summary (inventory, counts) goes to stderr
+        emit(
+            [{"source_bucket": bucket, **item} for item in document["stuck"]],
+            args.output,
+            columns=(),
+            empty=f"{bucket}: no object PENDING for more than {hours:g} h",
+        )
         summary = {k: v for k, v in document.items() if k != "stuck"}
-        sys.stdout.write(json.dumps({"summary": True, **summary}) + "\n")
+        note(f"{bucket}: {json.dumps(summary, default=str)}")
     else:
         if report.note:
             sys.stdout.write(f"{bucket}: {report.note}\n")
@@ -170,12 +179,12 @@ def run_pending(args: argparse.Namespace) -> int:
             version = item.version_id or "null"
             sys.stdout.write(f"  {item.key}  version {version}  pending {item.pending_hours:g} h\n")
         if report.stuck_count > len(report.stuck):
-            sys.stdout.write(f"  … and {report.stuck_count - len(report.stuck)} more (see --json)\n")
+            sys.stdout.write(f"  … and {report.stuck_count - len(report.stuck)} more (see --output json)\n")
     return 1 if report.stuck_count else 0
 
 
-def _env_hours() -> float:
-    text = os.environ.get("PENDING_THRESHOLD_HOURS", "24")
+def _env_hours(env: dict[str, str]) -> float:
+    text = env.get("PENDING_THRESHOLD_HOURS", "24")
     try:
         return _positive_float(text)
     except argparse.ArgumentTypeError as exc:
