@@ -53,6 +53,12 @@ class RemediationSettings(LedgerSettings):
     alert_topic_arn: str | None = Field(default=None, alias="ALERT_TOPIC_ARN")
 
 
+class ArchiveSettings(LedgerSettings):
+    """What the archive function needs: the audit bucket the ledger's history goes to."""
+
+    audit_bucket: str = Field(min_length=3, alias="AUDIT_BUCKET")
+
+
 SettingsT = TypeVar("SettingsT", bound=LedgerSettings)
 
 

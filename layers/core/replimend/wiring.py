@@ -4,6 +4,7 @@ clients, and the metrics helpers of the passes.
   build_ingest(LedgerSettings)            the EventLedger ingest records into
   build_remediation(RemediationSettings)  a Remediation (ledger, diagnosis gate, S3, s3control)
   build_tracker(RemediationSettings)      a JobTracker
+  build_archive(ArchiveSettings)          an ArchiveWriter to the audit bucket
 
 Every handler builds its dependencies here, once per container (cold start); the CLI does too, so a
 local run exercises the same code. Clients are plain boto3 clients (the embedded AWS attaches to
@@ -16,6 +17,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from replimend.archive import ArchiveWriter
 from replimend.aws.config import AwsConfigReader, boto3_client_factory
 from replimend.aws.s3 import S3Objects, S3Storage
 from replimend.aws.s3control import BatchJobs, s3control_client_factory
@@ -25,7 +27,7 @@ from replimend.ledger import Ledger
 from replimend.ports import CauseGate, EventLedger, Notifier
 from replimend.remediate.gate import DiagnosisGate
 from replimend.remediate.remediation import Remediation, RemediationResult
-from replimend.settings import LedgerSettings, RemediationSettings
+from replimend.settings import ArchiveSettings, LedgerSettings, RemediationSettings
 from replimend.track.tracker import JobTracker, TrackingResult
 
 
@@ -39,6 +41,10 @@ def _s3_client() -> Any:
 
 def build_ingest(settings: LedgerSettings) -> EventLedger:
     return Ledger.from_settings(settings)
+
+
+def build_archive(settings: ArchiveSettings) -> ArchiveWriter:
+    return ArchiveWriter(S3Storage(_s3_client()), settings.audit_bucket)
 
 
 def build_remediation(settings: RemediationSettings, *, gate: CauseGate | None = None) -> Remediation:
