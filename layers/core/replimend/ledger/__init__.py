@@ -190,6 +190,10 @@ class Ledger:
         self._flush_unless_batching()
         return moved
 
+    def sources(self) -> list[str]:
+        """Every source bucket with records, sorted (the pair registry names them all)."""
+        return self._due.sources()
+
     def open_sources(self) -> list[str]:
         """Source buckets with FAILED or BLOCKED objects now."""
         return [source for source in self._due.sources() if self._due.has_due_work(source)]
