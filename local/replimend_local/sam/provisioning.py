@@ -263,6 +263,20 @@ class Provisioner(EventSources):
         if notes:
             log.warning("bucket %s: not applied locally: %s", name, resource.note)
 
+    @creates("AWS::Glue::Database")
+    def _create_glue_database(self, resource: Resource, props: dict[str, Any]) -> None:
+        database = dict(props["DatabaseInput"])
+        database.setdefault("Name", self._name(resource.logical_id, 255, lower=True).replace("-", "_"))
+        self.client("glue").create_database(DatabaseInput=database)
+        resource.physical_id = database["Name"]
+
+    @creates("AWS::Glue::Table")
+    def _create_glue_table(self, resource: Resource, props: dict[str, Any]) -> None:
+        table = dict(props["TableInput"])
+        table.setdefault("Name", self._name(resource.logical_id, 255, lower=True).replace("-", "_"))
+        self.client("glue").create_table(DatabaseName=props["DatabaseName"], TableInput=table)
+        resource.physical_id = table["Name"]
+
     @creates("AWS::S3::BucketPolicy")
     def _create_bucket_policy(self, resource: Resource, props: dict[str, Any]) -> None:
         self.client("s3").put_bucket_policy(
@@ -569,6 +583,11 @@ def _lifecycle_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
         api["NoncurrentVersionExpiration"] = {
             "NoncurrentDays": int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"])
         }
+    if "Transitions" in rule:
+        api["Transitions"] = [
+            {"Days": int(t["TransitionInDays"]), "StorageClass": t["StorageClass"]}
+            for t in rule["Transitions"]
+        ]
     if "AbortIncompleteMultipartUpload" in rule:
         api["AbortIncompleteMultipartUpload"] = {
             "DaysAfterInitiation": int(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"])
