@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import re
-import shutil
-import subprocess
 from datetime import timedelta
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +12,7 @@ from replimend.ledger import Ledger
 from replimend.models import MISSED_THRESHOLD, Action, ObjectRef, ObjectState
 from replimend_cli import main
 from replimend_cli.report import build_report, render_html
+from tests import chromium
 from tests.integration.ledger_helpers import RETRY, RETRY_AFTER_FIX, T0, FakeClock, classified, failure_event
 
 HOSTILE_KEY = "<img src=x onerror=\"document.title='pwned'\"><script>document.title='pwned'</script>"
@@ -70,23 +67,6 @@ def seeded(ledger_table: Any, ledger_table_name: str, monkeypatch: pytest.Monkey
     return ledger, clock
 
 
-class Page(HTMLParser):
-    """Elements and their attributes, to look at the page as a browser would see it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.elements: list[tuple[str, dict[str, str | None]]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.elements.append((tag, dict(attrs)))
-
-
-def parse(html: str) -> Page:
-    page = Page()
-    page.feed(html)
-    return page
-
-
 def test_the_report_shows_every_section_from_the_ledger(seeded: tuple[Ledger, Any]) -> None:
     ledger, clock = seeded
     # When the report of the period is built and rendered
@@ -103,12 +83,9 @@ def test_the_report_shows_every_section_from_the_ledger(seeded: tuple[Ledger, An
     assert [(m.missed, m.replicated_after) for m in report.rtc_misses] == [(1, 0)]
     assert [i.failure_reason for i in report.open_incidents] == ["AssumeRoleNotPermitted"]
     # And the chart has one series per reason, with bars
-    page = parse(html)
-    series = {
-        attrs.get("data-series") for tag, attrs in page.elements if tag == "g" and "data-series" in attrs
-    }
-    assert {"AssumeRoleNotPermitted", "DstPutObjectNotPermitted", "time to repair"} <= series
-    assert sum(1 for tag, _ in page.elements if tag == "rect") >= 4
+    page = chromium.Elements(html)
+    assert {"AssumeRoleNotPermitted", "DstPutObjectNotPermitted", "time to repair"} <= page.series()
+    assert len(page.tags("rect")) >= 4
     # And nothing from the ledger became markup: no script, no img, no <i> or <b> from the data
     assert not [tag for tag, _ in page.elements if tag in ("script", "img", "i", "b")]
     assert "&lt;script&gt;" in html and "&lt;i&gt;not trusted&lt;/i&gt;" in html
@@ -141,58 +118,20 @@ def test_replimend_report_writes_the_file_and_rejects_bad_input_in_one_line(
     assert not (tmp_path / "x.html").exists()
 
 
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    if found is None:
-        pytest.skip("chromium is not installed (.ci/run installs Debian's chromium package)")
-    return found
-
-
 def test_chromium_draws_the_charts_and_runs_no_script(seeded: tuple[Ledger, Any], tmp_path: Path) -> None:
     ledger, clock = seeded
-    browser = chromium()
     page = tmp_path / "report.html"
     report = build_report(
         ledger, since=T0 - timedelta(hours=1), until=clock.now + timedelta(hours=4), now=clock.now
     )
     page.write_text(render_html(report), encoding="utf-8")
-    # When headless Chromium loads the page and dumps the DOM it built
-    result = subprocess.run(
-        [
-            browser,
-            "--headless",
-            "--disable-gpu",
-            "--no-sandbox",
-            "--no-first-run",
-            "--disable-extensions",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--virtual-time-budget=2000",
-            "--dump-dom",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    dom = parse(result.stdout)
-    # Then the SVG charts are in the DOM with each reason's series and their bars
-    svgs = [attrs for tag, attrs in dom.elements if tag == "svg"]
-    assert len(svgs) == 2
-    series = [
-        attrs.get("data-series") for tag, attrs in dom.elements if tag == "g" and "data-series" in attrs
-    ]
-    assert {"AssumeRoleNotPermitted", "DstPutObjectNotPermitted", "time to repair"} <= set(series)
-    assert sum(1 for tag, _ in dom.elements if tag == "rect") >= 4
-    # And no script ran (the hostile key did not retitle the page) and the console logged no error
-    titles = re.findall(r"<title>(.*?)</title>", result.stdout)
-    assert (
-        titles
-        and titles[0].startswith("replimend audit report")
-        and "pwned" not in result.stdout.split("<body")[0]
-    )
-    console = [line for line in result.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
-    assert console == [], console
+    # When headless Chromium loads the page
+    loaded = chromium.load(page, tmp_path / "profile")
+    # Then the SVG charts are in its DOM with each reason's series and their bars
+    dom = chromium.Elements(loaded.dom)
+    assert len(dom.tags("svg")) == 2
+    assert {"AssumeRoleNotPermitted", "DstPutObjectNotPermitted", "time to repair"} <= dom.series()
+    assert len(dom.tags("rect")) >= 4
+    # And no script ran (the hostile key did not retitle the page) and the console logged nothing
+    assert loaded.title.startswith("replimend audit report") and "pwned" not in loaded.title
+    assert loaded.console == []

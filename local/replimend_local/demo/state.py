@@ -45,8 +45,10 @@ class DemoState:
         template_path: Path = TEMPLATE_PATH,
         keep: bool = False,
         port: int = 0,
+        html_path: Path | None = None,
     ) -> None:
         self.template_path = template_path
+        self.html_path = html_path
         self.keep = keep
         self.port = port
         # wide enough for the tables when the output is a file or a pipe (rich's default is 80)
