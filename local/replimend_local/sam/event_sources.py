@@ -229,6 +229,11 @@ class EventSources(RuntimeCore):
                 enabled=as_bool(props.get("Enabled", True)),
             )
         )
+        source = self.stream_sources[-1]
+        if position == "LATEST":  # from the mapping's creation: after what the shards hold now
+            streams = self.client("dynamodbstreams")
+            for shard in streams.describe_stream(StreamArn=source.stream_arn)["StreamDescription"]["Shards"]:
+                source.position[shard["ShardId"]] = self._shard_end(source, shard["ShardId"])
 
     def _put_pattern_rule(self, name: str, bus: str, pattern: Any, state: str) -> str:
         response = self.client("events").put_rule(
@@ -456,11 +461,7 @@ class EventSources(RuntimeCore):
 
     def _read_shard(self, source: StreamSource, shard_id: str) -> list[dict[str, Any]]:
         streams = self.client("dynamodbstreams")
-        if shard_id not in source.position:
-            # LATEST: what is written from now on; the mapping is created with the stack
-            latest = source.starting_position == "LATEST"
-            source.position[shard_id] = self._shard_end(source, shard_id) if latest else None
-        after = source.position[shard_id]
+        after = source.position.get(shard_id)  # a shard the mapping has not read yet: from its start
         iterator_args: dict[str, Any] = (
             {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after}
             if after
@@ -506,9 +507,11 @@ class EventSources(RuntimeCore):
         if done:  # checkpoint before the first failed record, retry from it
             source.position[shard_id] = numbers[done - 1]
         first, attempts, size = source.retrying.get(shard_id, (failed_from, 0, len(records) - done))
-        attempts = attempts + 1 if first == failed_from else 1
-        if source.bisect and not invocation.ok:
+        if source.bisect and not invocation.ok and len(records) - done > 1:
+            # "Splitting a batch does not count towards the retry quota" (services-dynamodb-errors)
             size = max(1, (len(records) - done) // 2)
+        else:
+            attempts = attempts + 1 if first == failed_from else 1
         invocation.summary += f", failed from {failed_from}"
         if source.max_retries >= 0 and attempts > source.max_retries:
             self._send_to_on_failure(source, shard_id, records[done:])
@@ -543,7 +546,8 @@ class EventSources(RuntimeCore):
             or self.client("sqs").get_queue_url(QueueName=source.on_failure_arn.rsplit(":", 1)[1])["QueueUrl"]
         )
         # The shape Lambda sends for a stream batch it gave up on: where to find the records, not
-        # the records (https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html).
+        # the records (https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html), a subset
+        # of its fields.
         body = {
             "requestContext": {
                 "condition": "RetryAttemptsExhausted",
