@@ -25,7 +25,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from replimend.archive.lines import ArchivedLine, StreamRecordError, hour_partition, lines_of_record
+from replimend.ledger.stream import StreamLine, StreamRecordError, lines_of_record
+from replimend.ledger.table import NO_DESTINATION, format_time
 from replimend.observability import logger
 from replimend.ports import ArchiveStore
 
@@ -55,7 +56,7 @@ class ArchiveWriter:
 
     def write(self, records: Sequence[Mapping[str, Any]]) -> ArchiveBatch:
         read: list[Mapping[str, Any]] = []
-        lines: list[ArchivedLine] = []
+        lines: list[StreamLine] = []
         failed: str | None = None
         for record in records:
             try:
@@ -70,7 +71,7 @@ class ArchiveWriter:
         keys: list[str] = []
         if lines:
             stem = _stem(read)
-            by_partition: dict[tuple[str, str], list[ArchivedLine]] = defaultdict(list)
+            by_partition: dict[tuple[str, str], list[StreamLine]] = defaultdict(list)
             for line in lines:
                 by_partition[hour_partition(line)].append(line)
             for (day, hour), group in sorted(by_partition.items()):
@@ -98,8 +99,37 @@ def _stem(records: Sequence[Mapping[str, Any]]) -> str:
     return f"{numbers[0]}-{numbers[-1]}-{identity.hexdigest()[:12]}"
 
 
-def _jsonl_gzip(lines: Sequence[ArchivedLine]) -> bytes:
+def line_json(line: StreamLine) -> dict[str, Any]:
+    """A line as archived: the Glue table's columns (template.yaml, AuditHistoryTable)."""
+    entry = line.entry
+    ref = entry.ref
+    return {
+        "written_at": entry.at.isoformat().replace("+00:00", "Z"),
+        "kind": entry.kind,
+        "source_bucket": ref.source_bucket,
+        "object_key": ref.key,
+        "version_id": ref.version_id,
+        "destination_bucket": None if ref.destination_bucket == NO_DESTINATION else ref.destination_bucket,
+        "from_state": str(entry.from_state) if entry.from_state else None,
+        "to_state": str(entry.to_state) if entry.to_state else None,
+        "reason": entry.reason,
+        "failure_reason": entry.failure_reason,
+        "actor": entry.actor,
+        "job_id": entry.job_id,
+        "event_id": entry.event_id,
+        "detail": entry.detail,
+        "line_id": line.line_id,
+    }
+
+
+def hour_partition(line: StreamLine) -> tuple[str, str]:
+    """(dt, hour) of a line's time: YYYY-MM-DD and HH, UTC."""
+    text = format_time(line.entry.at)  # 20240905T211503.000000Z
+    return f"{text[0:4]}-{text[4:6]}-{text[6:8]}", text[9:11]
+
+
+def _jsonl_gzip(lines: Sequence[StreamLine]) -> bytes:
     text = "".join(
-        json.dumps(line.as_json(), ensure_ascii=False, separators=(",", ":")) + "\n" for line in lines
+        json.dumps(line_json(line), ensure_ascii=False, separators=(",", ":")) + "\n" for line in lines
     )
     return gzip.compress(text.encode("utf-8"), mtime=0)  # no timestamp: a retry writes the same bytes

@@ -8,6 +8,7 @@
   jobs.py       Batch Replication jobs and their request tokens
   activity.py   which keys of a bucket changed in which hour (audit by bucket and time)
   history.py    the history line format
+  stream.py     the table's DynamoDB stream: which history lines a stream record wrote
   table.py      calls, pages, batch reads, time and key formats
 
 Indexes (both sparse, both KEYS_ONLY: a write that changes no index key costs no index write):

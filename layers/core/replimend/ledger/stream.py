@@ -1,4 +1,4 @@
-"""Which history lines a DynamoDB stream record wrote.
+"""The ledger's DynamoDB stream: which history lines a stream record wrote.
 
 History lines live on the object item (``h``, see ``ledger/history.py``); when it grows past its
 inline limit the older lines move to an ``H#`` overflow item. A stream record of an object item
@@ -25,19 +25,19 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from replimend.ledger import history
 from replimend.ledger.objects import ref_from_keys
-from replimend.ledger.table import NO_DESTINATION, NULL_VERSION, format_time
+from replimend.ledger.table import NO_DESTINATION, NULL_VERSION
 from replimend.models import HistoryEntry, ObjectRef
 
 _DESERIALIZER = TypeDeserializer()
 
 
 class StreamRecordError(ValueError):
-    """A stream record the archive cannot read (not the ledger's, or without the images it needs)."""
+    """A stream record that cannot be read (not the ledger's, or without the images it needs)."""
 
 
 @dataclass(frozen=True)
-class ArchivedLine:
-    """One history line as archived: the entry, and where in the stream it was written."""
+class StreamLine:
+    """One history line a stream record wrote, and where in the stream it was written."""
 
     entry: HistoryEntry
     sequence_number: str
@@ -48,31 +48,8 @@ class ArchivedLine:
         """Unique per line, stable across redeliveries: Athena can de-duplicate on it."""
         return f"{self.sequence_number}:{self.index}"
 
-    def as_json(self) -> dict[str, Any]:
-        entry = self.entry
-        ref = entry.ref
-        return {
-            "written_at": entry.at.isoformat().replace("+00:00", "Z"),
-            "kind": entry.kind,
-            "source_bucket": ref.source_bucket,
-            "object_key": ref.key,
-            "version_id": ref.version_id,
-            "destination_bucket": None
-            if ref.destination_bucket == NO_DESTINATION
-            else ref.destination_bucket,
-            "from_state": str(entry.from_state) if entry.from_state else None,
-            "to_state": str(entry.to_state) if entry.to_state else None,
-            "reason": entry.reason,
-            "failure_reason": entry.failure_reason,
-            "actor": entry.actor,
-            "job_id": entry.job_id,
-            "event_id": entry.event_id,
-            "detail": entry.detail,
-            "line_id": self.line_id,
-        }
 
-
-def lines_of_record(record: Mapping[str, Any]) -> list[ArchivedLine]:
+def lines_of_record(record: Mapping[str, Any]) -> list[StreamLine]:
     """The history lines one stream record wrote, oldest first (none for other items and deletes)."""
     stream = record.get("dynamodb")
     if not isinstance(stream, Mapping) or not stream.get("SequenceNumber"):
@@ -108,7 +85,7 @@ def lines_of_record(record: Mapping[str, Any]) -> list[ArchivedLine]:
         for text, entry in zip(texts, entries, strict=True)
         if text not in before
     ]
-    return [ArchivedLine(entry, sequence_number, index) for index, entry in enumerate(written)]
+    return [StreamLine(entry, sequence_number, index) for index, entry in enumerate(written)]
 
 
 def _image(stream: Mapping[str, Any], name: str, sequence_number: str) -> dict[str, Any] | None:
@@ -134,9 +111,3 @@ def _ref(pk: str, sk: str, item: Mapping[str, Any]) -> ObjectRef:
 
 def _with_reason(entry: HistoryEntry, reason: Any) -> HistoryEntry:
     return dataclasses.replace(entry, failure_reason=str(reason) if reason else None)
-
-
-def hour_partition(line: ArchivedLine) -> tuple[str, str]:
-    """(dt, hour) of a line's time: YYYY-MM-DD and HH, UTC."""
-    text = format_time(line.entry.at)  # 20240905T211503.000000Z
-    return f"{text[0:4]}-{text[4:6]}-{text[6:8]}", text[9:11]
