@@ -116,6 +116,11 @@ def test_replimend_report_writes_the_file_and_rejects_bad_input_in_one_line(
         error = capsys.readouterr().err.strip().splitlines()
         assert error[-1].startswith("replimend") and "Traceback" not in "\n".join(error)
     assert not (tmp_path / "x.html").exists()
+    # When the table does not exist: one line naming it, exit 1, no file
+    assert main(["report", "--html", str(tmp_path / "x.html"), "--table", "no-such-table"]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "no-such-table" in error
+    assert not (tmp_path / "x.html").exists()
 
 
 def test_chromium_draws_the_charts_and_runs_no_script(seeded: tuple[Ledger, Any], tmp_path: Path) -> None:
@@ -135,3 +140,13 @@ def test_chromium_draws_the_charts_and_runs_no_script(seeded: tuple[Ledger, Any]
     # And no script ran (the hostile key did not retitle the page) and the console logged nothing
     assert loaded.title.startswith("replimend audit report") and "pwned" not in loaded.title
     assert loaded.console == []
+
+
+def test_an_empty_period_says_so_instead_of_drawing_empty_charts(ledger_table: Any) -> None:
+    report = build_report(
+        Ledger(ledger_table, index_shards=2), since=T0, until=T0 + timedelta(days=1), now=T0
+    )
+    html = render_html(report)
+    assert report.failures == 0 and report.repair_p95 is None
+    assert "No failure was recorded in the period." in html and "No object was repaired" in html
+    assert chromium.Elements(html).tags("svg") == []
