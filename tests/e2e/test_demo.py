@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 from collections import Counter
 from datetime import datetime, timedelta
@@ -223,3 +224,8 @@ def test_the_demos_html_report_renders_with_its_charts_in_chromium(
     assert reasons and reasons <= dom.series()  # one series per failure reason the demo caused
     assert "time to repair" in dom.series() and len(dom.tags("rect")) > len(reasons)
     assert loaded.console == []
+    # And its figures are the run's: the objects given up and repaired are all there
+    figures = dict(re.findall(r'data-figure="([^"]+)"><strong>([^<]*)</strong>', loaded.dom))
+    states = Counter(o["final_state"] for o in report["objects"])
+    assert int(figures["given up"]) == states["GAVE_UP"] > 0
+    assert int(figures["repaired"]) == states["REPLICATED"] > 0

@@ -14,7 +14,7 @@ from html import escape
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 
 WIDTH, HEIGHT = 860, 300
-LEFT, RIGHT, TOP, BOTTOM = 48, 12, 12, 48
+LEFT, RIGHT, TOP, BOTTOM = 48, 40, 12, 48
 
 
 def colour(index: int) -> str:

@@ -89,8 +89,10 @@ def build_report(
         raise ValueError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
     sources = ledger.sources()
     lines = [line for source in sources for line in ledger.audit_by_bucket(source, since=since, until=until)]
-    width = _bucket_width(since, until)
-    over_time, reasons = _failures_over_time(lines, since, until, width)
+    # The chart starts at the period's first failure, so a quiet start does not squash it.
+    first = min((e.at for e in lines if e.kind == "event" and e.failure_reason), default=since)
+    width = _bucket_width(first, until)
+    over_time, reasons = _failures_over_time(lines, first, until, width)
     repair_times = _repair_times(lines)
     jobs = [j for j in ledger.list_jobs() if j.created_at is None or since <= j.created_at <= until]
     failures = [e for e in lines if e.kind == "event" and e.failure_reason]

@@ -25,7 +25,7 @@ padding-bottom:4px}.muted{color:#57606a}
 table{border-collapse:collapse;width:100%;margin:6px 0}th,td{border-bottom:1px solid #eaeef2;padding:4px 6px;
 text-align:left;vertical-align:top}th{background:#f6f8fa}td.num{text-align:right}
 code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;background:#f6f8fa;padding:1px 3px;
-word-break:break-all}
+overflow-wrap:anywhere}
 .FAIL{color:#cf222e;font-weight:600}.PASS{color:#1a7f37}.WARN{color:#9a6700}
 svg.chart{width:100%;height:auto}svg.chart text{font-size:11px;fill:#57606a}
 svg.chart line.grid{stroke:#eaeef2}ul.legend{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:12px}
@@ -128,6 +128,7 @@ def _incidents(incidents: Sequence[Incident]) -> str:
             + "</li>"
             for c in failing
         )
+        # the checks say what the summary says, one per line: the summary only when none fails
         diagnosis = escape(incident.last_diagnosis or "not diagnosed yet")
         rows.append(
             [
@@ -135,7 +136,7 @@ def _incidents(incidents: Sequence[Incident]) -> str:
                 escape(incident.failure_reason),
                 _num(incident.object_count),
                 escape(_time(incident.opened_at)),
-                f"{diagnosis}<ul>{checks}</ul>" if checks else diagnosis,
+                f"<ul>{checks}</ul>" if checks else diagnosis,
             ]
         )
     return _table(["pair", "reason", "objects", "opened", "failing checks and fixes"], rows)
@@ -180,7 +181,7 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
 
 
 def _pair(source: str, destination: str) -> str:
-    return f"<code>{escape(source)}</code> → <code>{escape(destination)}</code>"
+    return f"<code>{escape(source)}</code><br>→ <code>{escape(destination)}</code>"
 
 
 def _num(value: int) -> str:

@@ -62,6 +62,7 @@ class DemoState:
         self._tally_ms: dict[tuple[str, str], float] = {}
         self.started = time.monotonic()
         self.started_at = datetime.now(UTC)  # real time: the run itself happens at simulated time
+        self.simulated_start: datetime | None = None  # the runtime clock when the stack was deployed
         self.stack: LocalStack | None = None
         self.aws: EmbeddedAws | None = None
         self.runtime: LocalRuntime | None = None

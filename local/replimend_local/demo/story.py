@@ -87,6 +87,7 @@ class Demo(Reporting):
             )
         aws, runtime = stack.aws, stack.runtime
         self.stack, self.aws, self.runtime = stack, aws, runtime
+        self.simulated_start = runtime.clock.now()
         self.ledger = stack.ledger
         self.account = Account(
             account_id=aws.account_id,

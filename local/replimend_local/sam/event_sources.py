@@ -76,6 +76,10 @@ class StreamSource:
     position: dict[str, str | None] = field(default_factory=dict)
     #: per shard: (first sequence number of the failing batch, attempts, batch size to try)
     retrying: dict[str, tuple[str, int, int]] = field(default_factory=dict)
+    #: the stream's shards (read once: the embedded DynamoDB never splits one)
+    shards: list[str] = field(default_factory=list)
+    #: per shard: the iterator to read on with (one call a poll while the shard is quiet)
+    iterators: dict[str, str] = field(default_factory=dict)
 
 
 #: the event types of AWS::Serverless::Function the runtime delivers
@@ -445,11 +449,11 @@ class EventSources(RuntimeCore):
         return any(event_pattern_matches(pattern, candidate) for pattern in source.filters)
 
     def _poll_stream(self, source: StreamSource) -> int:
-        streams = self.client("dynamodbstreams")
+        if not source.shards:
+            described = self.client("dynamodbstreams").describe_stream(StreamArn=source.stream_arn)
+            source.shards = [shard["ShardId"] for shard in described["StreamDescription"]["Shards"]]
         invocations = 0
-        shards = streams.describe_stream(StreamArn=source.stream_arn)["StreamDescription"]["Shards"]
-        for shard in shards:
-            shard_id = shard["ShardId"]
+        for shard_id in source.shards:
             while True:
                 records = self._read_shard(source, shard_id)
                 if not records:
@@ -461,17 +465,25 @@ class EventSources(RuntimeCore):
 
     def _read_shard(self, source: StreamSource, shard_id: str) -> list[dict[str, Any]]:
         streams = self.client("dynamodbstreams")
-        after = source.position.get(shard_id)  # a shard the mapping has not read yet: from its start
-        iterator_args: dict[str, Any] = (
-            {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after}
-            if after
-            else {"ShardIteratorType": "TRIM_HORIZON"}
-        )
-        iterator = streams.get_shard_iterator(StreamArn=source.stream_arn, ShardId=shard_id, **iterator_args)
+        iterator = source.iterators.pop(shard_id, None)
+        if iterator is None:
+            after = source.position.get(shard_id)  # a shard the mapping has not read yet: from its start
+            iterator_args: dict[str, Any] = (
+                {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after}
+                if after
+                else {"ShardIteratorType": "TRIM_HORIZON"}
+            )
+            iterator = streams.get_shard_iterator(
+                StreamArn=source.stream_arn, ShardId=shard_id, **iterator_args
+            )["ShardIterator"]
         retry = source.retrying.get(shard_id)
         limit = retry[2] if retry else source.batch_size
-        page = streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=max(1, limit))
-        return [{**record, "eventSourceARN": source.stream_arn} for record in page.get("Records", [])]
+        page = streams.get_records(ShardIterator=iterator, Limit=max(1, limit))
+        records = [{**record, "eventSourceARN": source.stream_arn} for record in page.get("Records", [])]
+        # Read on from the next iterator unless the batch fails (a retry reads from its position)
+        if page.get("NextShardIterator"):
+            source.iterators[shard_id] = page["NextShardIterator"]
+        return records
 
     def _shard_end(self, source: StreamSource, shard_id: str) -> str | None:
         streams = self.client("dynamodbstreams")
@@ -499,6 +511,8 @@ class EventSources(RuntimeCore):
             summary=f"{len(records)} record{'s' if len(records) != 1 else ''}",
         )
         failed_from = self._first_failed_record(invocation, numbers, source)
+        if failed_from is not None:
+            source.iterators.pop(shard_id, None)
         if failed_from is None:
             source.position[shard_id] = numbers[-1]
             source.retrying.pop(shard_id, None)
@@ -516,6 +530,7 @@ class EventSources(RuntimeCore):
         if source.max_retries >= 0 and attempts > source.max_retries:
             self._send_to_on_failure(source, shard_id, records[done:])
             source.position[shard_id] = numbers[-1]
+            source.iterators.pop(shard_id, None)
             source.retrying.pop(shard_id, None)
             return True
         source.retrying[shard_id] = (failed_from, attempts, size)
