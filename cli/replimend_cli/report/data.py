@@ -124,7 +124,8 @@ def _identity(entry: HistoryEntry) -> tuple[str, str, str | None, str]:
 
 
 def _bucket_width(since: datetime, until: datetime) -> timedelta:
-    for width in (timedelta(hours=1), timedelta(hours=6), timedelta(days=1), timedelta(days=7)):
+    widths = (5, 15, 60, 6 * 60, 24 * 60, 7 * 24 * 60)  # minutes
+    for width in (timedelta(minutes=m) for m in widths):
         if (until - since) / width <= MAX_TIME_BUCKETS:
             return width
     return timedelta(days=math.ceil((until - since).days / MAX_TIME_BUCKETS))

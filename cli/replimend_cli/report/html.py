@@ -23,7 +23,7 @@ padding-bottom:4px}.muted{color:#57606a}
 .figures{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:10px;margin:16px 0}
 .figure{border:1px solid #d0d7de;border-radius:6px;padding:10px}.figure strong{display:block;font-size:22px}
 table{border-collapse:collapse;width:100%;margin:6px 0}th,td{border-bottom:1px solid #eaeef2;padding:4px 6px;
-text-align:left;vertical-align:top}th{background:#f6f8fa}td.num{text-align:right}
+text-align:left;vertical-align:top}th{background:#f6f8fa}td:first-child{min-width:16em}
 code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;background:#f6f8fa;padding:1px 3px;
 overflow-wrap:anywhere}
 .FAIL{color:#cf222e;font-weight:600}.PASS{color:#1a7f37}.WARN{color:#9a6700}
