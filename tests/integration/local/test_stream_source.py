@@ -142,3 +142,37 @@ def test_the_records_have_lambdas_stream_event_shape(aws: EmbeddedAws, tmp_path:
         assert record["eventSourceARN"] == runtime.attribute("Table", "StreamArn")
         assert record["dynamodb"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
         assert record["dynamodb"]["Keys"] == {"pk": {"S": "a"}} and record["dynamodb"]["SequenceNumber"]
+
+
+def test_a_raising_handler_has_its_batch_split_before_the_retries_count(
+    aws: EmbeddedAws, tmp_path: Path
+) -> None:
+    with deploy(aws, tmp_path) as runtime:
+        table = boto3.resource("dynamodb").Table(runtime.physical_id("Table"))
+        runtime.invoke("Reader", {"Records": []})  # load the module
+        module = runtime.function("Reader").module
+        assert module is not None
+        seen: list[list[str]] = []
+
+        def raising(event: dict[str, Any], context: Any) -> Any:
+            keys = [r["dynamodb"]["NewImage"]["pk"]["S"] for r in event["Records"]]
+            seen.append(keys)
+            if "boom" in keys:
+                raise RuntimeError("boom")
+            return {"batchItemFailures": []}
+
+        module.handler = raising
+        # Given a poison record between two good ones
+        for key in ("a", "boom", "c"):
+            table.put_item(Item={"pk": key})
+        # When the runtime drains the stream
+        runtime.drain()
+        # Then the failed batch is split (no retry used) until the poison record is alone, which is
+        # tried 1 + MaximumRetryAttempts times, then sent to the on-failure queue; the others arrive
+        assert seen[0] == ["a", "boom", "c"]
+        assert ["a"] in seen and seen.count(["boom"]) == 3 and seen[-1] == ["c"]
+        failures = boto3.client("sqs").receive_message(QueueUrl=runtime.physical_id("Failures"))["Messages"]
+        assert json.loads(failures[0]["Body"])["DDBStreamBatchInfo"]["batchSize"] == 1
+        assert [i.ok for i in runtime.invocations if i.function_id == "Reader"].count(False) == len(
+            [keys for keys in seen if "boom" in keys]
+        )
