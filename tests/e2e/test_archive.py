@@ -65,3 +65,29 @@ def test_the_archive_receives_every_history_line_of_a_pipeline_run(stack: Stack)
     # And the archive function ran from the stream without a failure
     runs = [i for i in stack.runtime.invocations if i.function_id == "ArchiveFunction"]
     assert runs and all(i.ok and i.result == {"batchItemFailures": []} for i in runs)
+
+
+def test_with_object_lock_every_archive_object_is_retained(stack_factory: Any) -> None:
+    # Given a stack deployed with a 30-day compliance retention on the audit bucket
+    stack = stack_factory(
+        LogLevel="WARNING",
+        SourceBucketArns="arn:aws:s3:::e2e-*-src",
+        AuditObjectLockDays="30",
+        AuditObjectLockMode="COMPLIANCE",
+    )
+    source, _destination, _ = stack.replicated_bucket_pair("e2e-locked", destination_versioning="Suspended")
+    # When a failure is recorded and the stream delivered
+    stack.client("s3").put_object(Bucket=source, Key="k", Body=b"x")
+    stack.runtime.drain()
+    # Then its lines are archived, each object locked in compliance mode
+    s3 = stack.client("s3")
+    bucket = stack.runtime.outputs["AuditBucketName"]
+    retention = s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]["Rule"]
+    assert (retention["DefaultRetention"]["Mode"], retention["DefaultRetention"]["Days"]) == (
+        "COMPLIANCE",
+        30,
+    )
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="history/")["Contents"]]
+    assert keys and archived_lines(stack)
+    for key in keys:
+        assert s3.head_object(Bucket=bucket, Key=key)["ObjectLockMode"] == "COMPLIANCE"

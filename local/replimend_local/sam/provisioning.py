@@ -241,7 +241,9 @@ class Provisioner(EventSources):
         if lock := props.get("ObjectLockConfiguration"):
             apply(
                 "object lock",
-                lambda: s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration=lock),
+                lambda: s3.put_object_lock_configuration(
+                    Bucket=name, ObjectLockConfiguration=_object_lock_configuration(lock)
+                ),
             )
         if tags := props.get("Tags"):
             apply("tags", lambda: s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tags}))
@@ -566,6 +568,19 @@ def _encryption_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
         api["ApplyServerSideEncryptionByDefault"] = dict(rule["ServerSideEncryptionByDefault"])
     if "BucketKeyEnabled" in rule:
         api["BucketKeyEnabled"] = as_bool(rule["BucketKeyEnabled"])
+    return api
+
+
+def _object_lock_configuration(lock: Mapping[str, Any]) -> dict[str, Any]:
+    """A CloudFormation ObjectLockConfiguration in the S3 API's shape (periods are numbers there)."""
+    api: dict[str, Any] = {"ObjectLockEnabled": lock.get("ObjectLockEnabled", "Enabled")}
+    retention = (lock.get("Rule") or {}).get("DefaultRetention")
+    if retention:
+        api["Rule"] = {
+            "DefaultRetention": {
+                key: int(value) if key in ("Days", "Years") else value for key, value in retention.items()
+            }
+        }
     return api
 
 
