@@ -66,7 +66,7 @@ build: setup
 test: lint typecheck pytest validate checkov build
 
 demo: setup
-	$(BIN)/replimend demo $(if $(DEMO_REPORT),--report $(DEMO_REPORT),)
+	$(BIN)/replimend demo $(if $(DEMO_REPORT),--report $(DEMO_REPORT),) $(if $(DEMO_HTML),--html $(DEMO_HTML),)
 
 bench: setup
 	$(BIN)/python -m benchmarks.run --out bench-results/results.json

@@ -21,6 +21,7 @@ from importlib import metadata
 SUBCOMMAND_MODULES = (
     "replimend_cli.classify_cmd",
     "replimend_cli.ledger_cmds",
+    "replimend_cli.report_cmd",
     "replimend_cli.remediation_cmds",
     "replimend_cli.backfill_cmds",
     "replimend_cli.diagnose_cmd",

@@ -35,6 +35,9 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--report", type=Path, metavar="PATH", help="also write a JSON report to PATH")
     parser.add_argument(
+        "--html", type=Path, metavar="PATH", help="also write the run's audit report (HTML) to PATH"
+    )
+    parser.add_argument(
         "--detect-only",
         action="store_true",
         help="stop after the failures are recorded and explained (no fixes, no remediation)",
@@ -66,7 +69,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"bad --port {args.port}: 0 to 65535")
     try:
         return run_demo(
-            args.report, remediation=False if args.detect_only else None, keep=args.keep, port=args.port
+            args.report,
+            remediation=False if args.detect_only else None,
+            keep=args.keep,
+            port=args.port,
+            html_path=args.html,
         )
     except OSError as error:
         print(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 from collections import Counter
 from datetime import datetime, timedelta
@@ -15,16 +16,24 @@ from rich.console import Console
 from replimend_cli import main
 from replimend_local.demo import run_demo
 from replimend_local.demo.scenarios import DEMO_KEYS, SCENARIOS, ScenarioNames
+from tests import chromium
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict, str, float]:
-    report_path = tmp_path_factory.mktemp("demo") / "report.json"
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("demo")
+
+
+@pytest.fixture(scope="module")
+def demo_run(demo_dir: Path) -> tuple[int, dict, str, float]:
+    report_path = demo_dir / "report.json"
     output = io.StringIO()
     started = time.monotonic()
-    status = run_demo(report_path, console=Console(file=output, width=160))
+    status = run_demo(
+        report_path, console=Console(file=output, width=160), html_path=demo_dir / "report.html"
+    )
     elapsed = time.monotonic() - started
     return status, json.loads(report_path.read_text(encoding="utf-8")), output.getvalue(), elapsed
 
@@ -38,6 +47,7 @@ def test_the_demo_passes_within_two_minutes(demo_run: tuple[int, dict, str, floa
         "one_job_per_pair_per_pass": True,
         "one_job_per_source_per_pass": True,
         "nothing_left_in_job": True,
+        "archive_has_every_history_line": True,
     }
     assert elapsed < 120
 
@@ -295,3 +305,31 @@ def test_the_cli_runs_the_demo_and_writes_the_report(
     assert report["ok"] and report["remediation"] is False
     assert {o["final_state"] for o in report["objects"]} <= {"COMPLETED", "FAILED", "BLOCKED", "NOT_RECORDED"}
     assert "Report written to" in capsys.readouterr().out
+
+
+def test_the_archive_receives_every_history_line_written_during_the_demo(
+    demo_run: tuple[int, dict, str, float],
+) -> None:
+    _status, report, _output, _elapsed = demo_run
+    archive = report["archive"]
+    assert archive["history_lines"] > len(report["objects"])  # every object has several lines
+    assert archive["entries"] == archive["history_lines"]
+
+
+def test_the_demos_html_report_renders_with_its_charts_in_chromium(
+    demo_run: tuple[int, dict, str, float], demo_dir: Path
+) -> None:
+    _status, report, output, _elapsed = demo_run
+    page = demo_dir / "report.html"
+    assert f"Audit report written to {page.resolve()}" in " ".join(output.split())
+    loaded = chromium.load(page, demo_dir / "profile")
+    dom = chromium.Elements(loaded.dom)
+    reasons = {o["failure_reason"] for o in report["objects"] if o["failure_reason"]}
+    assert reasons and reasons <= dom.series()  # one series per failure reason the demo caused
+    assert "time to repair" in dom.series() and len(dom.tags("rect")) > len(reasons)
+    assert loaded.console == []
+    # And its figures are the run's: the objects given up and repaired are all there
+    figures = dict(re.findall(r'data-figure="([^"]+)"><strong>([^<]*)</strong>', loaded.dom))
+    states = Counter(o["final_state"] for o in report["objects"])
+    assert int(figures["given up"]) == states["GAVE_UP"] > 0
+    assert int(figures["repaired"]) == states["REPLICATED"] > 0

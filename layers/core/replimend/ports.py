@@ -224,6 +224,12 @@ class ManifestStorage(Protocol):
     def delete(self, bucket: str, key: str) -> None: ...
 
 
+class ArchiveStore(Protocol):
+    """Where the audit archive's objects go (the audit bucket)."""
+
+    def put_bytes(self, bucket: str, key: str, body: bytes, *, content_type: str) -> None: ...
+
+
 # ---- s3control (Batch Replication jobs) ----------------------------------------------------
 
 

@@ -84,6 +84,12 @@ class BackfillSettings(RemediationSettings):
         return [name for name in dict.fromkeys(names) if name]
 
 
+class ArchiveSettings(LedgerSettings):
+    """What the archive function needs: the audit bucket the ledger's history goes to."""
+
+    audit_bucket: str = Field(min_length=3, alias="AUDIT_BUCKET")
+
+
 SettingsT = TypeVar("SettingsT", bound=LedgerSettings)
 
 

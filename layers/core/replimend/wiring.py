@@ -6,6 +6,7 @@ clients, and the metrics helpers of the passes.
   build_tracker(RemediationSettings)      a JobTracker
   build_audit(LedgerSettings)             the audit API's queries (read-only)
   build_backfill(BackfillSettings)        a Backfill (ledger, diagnosis gate, s3control, S3 Inventory)
+  build_archive(ArchiveSettings)          an ArchiveWriter to the audit bucket
 
 Every handler builds its dependencies here, once per container (cold start); the CLI does too, so a
 local run exercises the same code. Clients are plain boto3 clients (the embedded AWS attaches to
@@ -18,6 +19,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from replimend.archive import ArchiveWriter
 from replimend.audit.queries import AuditQueries
 from replimend.aws.config import AwsConfigReader, boto3_client_factory
 from replimend.aws.s3 import S3Objects, S3Storage
@@ -30,7 +32,7 @@ from replimend.ledger import Ledger
 from replimend.ports import CauseGate, EventLedger, Notifier
 from replimend.remediate.gate import DiagnosisGate
 from replimend.remediate.remediation import Remediation, RemediationResult
-from replimend.settings import BackfillSettings, LedgerSettings, RemediationSettings
+from replimend.settings import ArchiveSettings, BackfillSettings, LedgerSettings, RemediationSettings
 from replimend.track.tracker import JobTracker, TrackingResult
 
 
@@ -48,6 +50,10 @@ def build_ingest(settings: LedgerSettings) -> EventLedger:
 
 def build_audit(settings: LedgerSettings) -> AuditQueries:
     return AuditQueries(Ledger.from_settings(settings))
+
+
+def build_archive(settings: ArchiveSettings) -> ArchiveWriter:
+    return ArchiveWriter(S3Storage(_s3_client()), settings.audit_bucket)
 
 
 def build_remediation(settings: RemediationSettings, *, gate: CauseGate | None = None) -> Remediation:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from replimend_cli.ledger_cmds import incident_json
@@ -33,11 +35,13 @@ class Reporting(Rendering):
         failures, crowded = failed_checks(self.objects, self.passes)
         crowded_source = crowded_sources(self.passes)
         in_job = left_in_job(self.objects)
+        archive = self._archive_counts()
         checks = {
             "objects_in_allowed_states": not failures,
             "one_job_per_pair_per_pass": not crowded,
             "one_job_per_source_per_pass": not crowded_source,
             "nothing_left_in_job": not in_job,
+            "archive_has_every_history_line": archive["entries"] == archive["history_lines"],
         }
         parameters = self.runtime.parameters if self.runtime is not None else {}
         report = {
@@ -74,6 +78,7 @@ class Reporting(Rendering):
             "incidents": [incident_json(i) for i in self.ledger.list_incidents(open_only=False)],
             "passes": self.passes,
             "invocations": invocation_counts(self.runtime.invocations if self.runtime else []),
+            "archive": archive,
         }
         if crowded_source:
             self.console.print(
@@ -85,6 +90,11 @@ class Reporting(Rendering):
             self.console.print(
                 f"[bold red]passes {crowded} started several jobs for one (source, destination)[/]"
             )
+        if not checks["archive_has_every_history_line"]:
+            self.console.print(
+                f"[bold red]the audit archive holds {archive['entries']} history lines, "
+                f"the ledger {archive['history_lines']}[/]"
+            )
         if failures:
             self.console.print(
                 f"[bold red]{len(failures)} objects ended in a state their scenario does not allow[/]"
@@ -94,3 +104,33 @@ class Reporting(Rendering):
                 f"[bold green]Every object ended where its scenario allows[/] in {duration:.1f} s"
             )
         return report
+
+    def _archive_counts(self) -> dict[str, int]:
+        """History lines in the ledger and in the audit archive (after the stream is delivered)."""
+        assert self.runtime is not None
+        self.runtime.drain()  # the stream records of the last writes
+        sources = sorted({o.names.source_bucket for o in self.objects} | set(self.ledger.sources()))
+        history_lines = sum(sum(1 for _ in self.ledger.audit_by_bucket(source)) for source in sources)
+        s3 = self.runtime.client("s3")
+        bucket = self.runtime.outputs["AuditBucketName"]
+        entries = 0
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="history/"):
+            for item in page.get("Contents", []):
+                body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+                entries += len(gzip.decompress(body).splitlines())
+        return {"entries": entries, "history_lines": history_lines}
+
+    def _write_html(self, path: Path) -> None:
+        """The audit report of the run, as ``replimend report --html`` writes it."""
+        from replimend_cli.report import build_report, render_html
+        from replimend_cli.report_cmd import write_atomically
+
+        assert self.runtime is not None
+        now = self.runtime.clock.now()
+        # Handlers' time runs on from the clock's during an invocation: a pass's last writes can
+        # be a little after its moment, so the period ends a schedule interval later.
+        until = now + timedelta(minutes=15)
+        report = build_report(self.ledger, since=self.simulated_start, until=until, now=now)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, render_html(report))
+        self.console.print(f"Audit report written to [bold]{path.resolve()}[/]")

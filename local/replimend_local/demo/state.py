@@ -45,8 +45,10 @@ class DemoState:
         template_path: Path = TEMPLATE_PATH,
         keep: bool = False,
         port: int = 0,
+        html_path: Path | None = None,
     ) -> None:
         self.template_path = template_path
+        self.html_path = html_path
         self.keep = keep
         self.port = port
         # wide enough for the tables when the output is a file or a pipe (rich's default is 80)
@@ -60,6 +62,7 @@ class DemoState:
         self._tally_ms: dict[tuple[str, str], float] = {}
         self.started = time.monotonic()
         self.started_at = datetime.now(UTC)  # real time: the run itself happens at simulated time
+        self.simulated_start: datetime | None = None  # the runtime clock when the stack was deployed
         self.stack: LocalStack | None = None
         self.aws: EmbeddedAws | None = None
         self.runtime: LocalRuntime | None = None

@@ -57,6 +57,8 @@ class Demo(Reporting):
                 self._backfill()
             self._settle(remediation=remediation)
             report = self._report(remediation=remediation)
+            if self.html_path is not None:
+                self._write_html(self.html_path)
             if report_path is not None:
                 report_path.parent.mkdir(parents=True, exist_ok=True)
                 report_path.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
@@ -88,6 +90,7 @@ class Demo(Reporting):
             )
         aws, runtime = stack.aws, stack.runtime
         self.stack, self.aws, self.runtime = stack, aws, runtime
+        self.simulated_start = runtime.clock.now()
         self.ledger = stack.ledger
         self.account = Account(
             account_id=aws.account_id,
@@ -598,8 +601,17 @@ def run_demo(
     template_path: Path = TEMPLATE_PATH,
     keep: bool = False,
     port: int = 0,
+    html_path: Path | None = None,
 ) -> int:
     """Run the demo; 0 when every object ends in a state its scenario allows. ``keep``: then serve the
-    demo's account on ``port`` until SIGINT/SIGTERM, as ``replimend local up`` does."""
-    demo = Demo(console, remediation=remediation, template_path=template_path, keep=keep, port=port)
+    demo's account on ``port`` until SIGINT/SIGTERM, as ``replimend local up`` does. ``html_path``:
+    also write the audit report of the run there (``replimend report --html``)."""
+    demo = Demo(
+        console,
+        remediation=remediation,
+        template_path=template_path,
+        keep=keep,
+        port=port,
+        html_path=html_path,
+    )
     return demo.run(report_path)

@@ -23,7 +23,7 @@ from replimend_local.sam.template import (
 )
 
 if TYPE_CHECKING:
-    from replimend_local.sam.event_sources import RuleSource, SqsSource
+    from replimend_local.sam.event_sources import RuleSource, SqsSource, StreamSource
     from replimend_local.sam.functions import Invocation, LocalFunction
     from replimend_local.sam.http import HttpRoute
 
@@ -89,6 +89,7 @@ class RuntimeCore:
         self.functions: dict[str, LocalFunction] = {}
         self.sqs_sources: list[SqsSource] = []
         self.rule_sources: list[RuleSource] = []
+        self.stream_sources: list[StreamSource] = []
         self.schedules: list[Schedule] = []
         self.http_routes: list[HttpRoute] = []
         self.invocations: list[Invocation] = []

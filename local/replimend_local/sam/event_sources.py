@@ -7,6 +7,12 @@
 * EventBridge rules: the rule is created in moto with its real pattern and a shadow SQS queue as
   its target (moto cannot target Lambda), so moto does the pattern matching; the runtime polls the
   shadow queue and invokes the function with each event.
+* DynamoDB stream events: read the table's stream (moto keeps it) shard by shard and deliver
+  batches like Lambda's stream event source mapping: in order, StartingPosition, BatchSize,
+  ReportBatchItemFailures (retry from the lowest reported sequence number), BisectBatchOnFunctionError
+  (a failed batch is retried in halves), MaximumRetryAttempts, then the on-failure destination
+  (an SQS queue) gets the batch's description and the shard moves past it.
+  https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-eventsourcemapping.html
 * Schedule / ScheduleV2 events and AWS::Scheduler::Schedule resources: fired by the clock
   (``advance(minutes=15)``), since moto stores schedules but never fires them.
 
@@ -19,7 +25,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -54,8 +60,39 @@ class RuleSource:
     input_path: str | None = None
 
 
+@dataclass
+class StreamSource:
+    function_id: str
+    name: str
+    stream_arn: str
+    batch_size: int
+    starting_position: str
+    report_item_failures: bool
+    bisect: bool
+    max_retries: int  # -1: until the record expires (here: for ever)
+    on_failure_arn: str | None
+    enabled: bool = True
+    #: per shard: the sequence number to read from next (None: the starting position)
+    position: dict[str, str | None] = field(default_factory=dict)
+    #: per shard: (first sequence number of the failing batch, attempts, batch size to try)
+    retrying: dict[str, tuple[str, int, int]] = field(default_factory=dict)
+    #: the stream's shards (read once: the embedded DynamoDB never splits one)
+    shards: list[str] = field(default_factory=list)
+    #: per shard: the iterator to read on with (one call a poll while the shard is quiet)
+    iterators: dict[str, str] = field(default_factory=dict)
+
+
 #: the event types of AWS::Serverless::Function the runtime delivers
-EVENT_TYPES = ("SQS", "EventBridgeRule", "CloudWatchEvent", "Schedule", "ScheduleV2", "HttpApi", "Api")
+EVENT_TYPES = (
+    "SQS",
+    "DynamoDB",
+    "EventBridgeRule",
+    "CloudWatchEvent",
+    "Schedule",
+    "ScheduleV2",
+    "HttpApi",
+    "Api",
+)
 
 
 class EventSources(RuntimeCore):
@@ -83,6 +120,8 @@ class EventSources(RuntimeCore):
             label = f"{function.logical_id}{event_name}"
             if kind == "SQS":
                 self._add_sqs_source(function.logical_id, event_name, props)
+            elif kind == "DynamoDB":
+                self._add_stream_source(function.logical_id, event_name, props)
             elif kind in ("EventBridgeRule", "CloudWatchEvent"):
                 bus = props.get("EventBusName", "default")
                 rule_name = props.get("RuleName") or self._name(label, 64)
@@ -184,6 +223,33 @@ class EventSources(RuntimeCore):
             )
         )
 
+    def _add_stream_source(self, function_id: str, name: str, props: Mapping[str, Any]) -> None:
+        position = str(props.get("StartingPosition", ""))
+        if position not in ("TRIM_HORIZON", "LATEST"):
+            raise TemplateError(f"{function_id}: {name}: StartingPosition must be TRIM_HORIZON or LATEST")
+        on_failure = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        if on_failure is not None and ":sqs:" not in str(on_failure):
+            raise TemplateError(f"{function_id}: {name}: only an SQS on-failure destination is emulated")
+        self.stream_sources.append(
+            StreamSource(
+                function_id=function_id,
+                name=name,
+                stream_arn=str(props["Stream"]),
+                batch_size=int(props.get("BatchSize", 100)),
+                starting_position=position,
+                report_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+                bisect=as_bool(props.get("BisectBatchOnFunctionError", False)),
+                max_retries=int(props.get("MaximumRetryAttempts", -1)),
+                on_failure_arn=str(on_failure) if on_failure else None,
+                enabled=as_bool(props.get("Enabled", True)),
+            )
+        )
+        source = self.stream_sources[-1]
+        if position == "LATEST":  # from the mapping's creation: after what the shards hold now
+            streams = self.client("dynamodbstreams")
+            for shard in streams.describe_stream(StreamArn=source.stream_arn)["StreamDescription"]["Shards"]:
+                source.position[shard["ShardId"]] = self._shard_end(source, shard["ShardId"])
+
     def _put_pattern_rule(self, name: str, bus: str, pattern: Any, state: str) -> str:
         response = self.client("events").put_rule(
             Name=name,
@@ -266,6 +332,9 @@ class EventSources(RuntimeCore):
                     delivered += self._poll_sqs(source)
             for rule in self.rule_sources:
                 delivered += self._poll_rule(rule)
+            for stream in self.stream_sources:
+                if stream.enabled:
+                    delivered += self._poll_stream(stream)
             for poller in self.pollers:
                 delivered += poller()
             total += delivered
@@ -389,6 +458,136 @@ class EventSources(RuntimeCore):
         with contextlib.suppress(ValueError, TypeError):
             candidate["body"] = json.loads(record["body"])
         return any(event_pattern_matches(pattern, candidate) for pattern in source.filters)
+
+    def _poll_stream(self, source: StreamSource) -> int:
+        if not source.shards:
+            described = self.client("dynamodbstreams").describe_stream(StreamArn=source.stream_arn)
+            source.shards = [shard["ShardId"] for shard in described["StreamDescription"]["Shards"]]
+        invocations = 0
+        for shard_id in source.shards:
+            while True:
+                records = self._read_shard(source, shard_id)
+                if not records:
+                    break
+                invocations += 1
+                if not self._deliver_stream_batch(source, shard_id, records):
+                    break  # a failed batch: drain() comes back for the retry
+        return invocations
+
+    def _read_shard(self, source: StreamSource, shard_id: str) -> list[dict[str, Any]]:
+        streams = self.client("dynamodbstreams")
+        iterator = source.iterators.pop(shard_id, None)
+        if iterator is None:
+            after = source.position.get(shard_id)  # a shard the mapping has not read yet: from its start
+            iterator_args: dict[str, Any] = (
+                {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after}
+                if after
+                else {"ShardIteratorType": "TRIM_HORIZON"}
+            )
+            iterator = streams.get_shard_iterator(
+                StreamArn=source.stream_arn, ShardId=shard_id, **iterator_args
+            )["ShardIterator"]
+        retry = source.retrying.get(shard_id)
+        limit = retry[2] if retry else source.batch_size
+        page = streams.get_records(ShardIterator=iterator, Limit=max(1, limit))
+        records = [{**record, "eventSourceARN": source.stream_arn} for record in page.get("Records", [])]
+        # Read on from the next iterator unless the batch fails (a retry reads from its position)
+        if page.get("NextShardIterator"):
+            source.iterators[shard_id] = page["NextShardIterator"]
+        return records
+
+    def _shard_end(self, source: StreamSource, shard_id: str) -> str | None:
+        streams = self.client("dynamodbstreams")
+        iterator = streams.get_shard_iterator(
+            StreamArn=source.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        last: str | None = None
+        while iterator:
+            page = streams.get_records(ShardIterator=iterator, Limit=1000)
+            if not page.get("Records"):
+                return last
+            last = page["Records"][-1]["dynamodb"]["SequenceNumber"]
+            iterator = page.get("NextShardIterator")
+        return last
+
+    def _deliver_stream_batch(
+        self, source: StreamSource, shard_id: str, records: list[dict[str, Any]]
+    ) -> bool:
+        """Invoke with one batch; True when the shard moved past all of it."""
+        numbers = [str(r["dynamodb"]["SequenceNumber"]) for r in records]
+        invocation = self._invoke(
+            source.function_id,
+            {"Records": records},
+            trigger=f"dynamodb:{source.stream_arn.split('/')[1]}",
+            summary=f"{len(records)} record{'s' if len(records) != 1 else ''}",
+        )
+        failed_from = self._first_failed_record(invocation, numbers, source)
+        if failed_from is not None:
+            source.iterators.pop(shard_id, None)
+        if failed_from is None:
+            source.position[shard_id] = numbers[-1]
+            source.retrying.pop(shard_id, None)
+            return True
+        done = numbers.index(failed_from)
+        if done:  # checkpoint before the first failed record, retry from it
+            source.position[shard_id] = numbers[done - 1]
+        first, attempts, size = source.retrying.get(shard_id, (failed_from, 0, len(records) - done))
+        if source.bisect and not invocation.ok and len(records) - done > 1:
+            # "Splitting a batch does not count towards the retry quota" (services-dynamodb-errors)
+            size = max(1, (len(records) - done) // 2)
+        else:
+            attempts = attempts + 1 if first == failed_from else 1
+        invocation.summary += f", failed from {failed_from}"
+        if source.max_retries >= 0 and attempts > source.max_retries:
+            self._send_to_on_failure(source, shard_id, records[done:])
+            source.position[shard_id] = numbers[-1]
+            source.iterators.pop(shard_id, None)
+            source.retrying.pop(shard_id, None)
+            return True
+        source.retrying[shard_id] = (failed_from, attempts, size)
+        return False
+
+    @staticmethod
+    def _first_failed_record(invocation: Invocation, numbers: list[str], source: StreamSource) -> str | None:
+        if not invocation.ok:
+            return numbers[0]
+        result = invocation.result
+        if not source.report_item_failures or not isinstance(result, dict):
+            return None
+        failures = result.get("batchItemFailures") or []
+        reported = []
+        for item in failures:
+            identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
+            if not identifier or str(identifier) not in numbers:
+                return numbers[0]  # Lambda treats an invalid response as a failure of the whole batch
+            reported.append(str(identifier))
+        # Lambda retries from the lowest sequence number reported
+        return min(reported, key=numbers.index) if reported else None
+
+    def _send_to_on_failure(self, source: StreamSource, shard_id: str, records: list[dict[str, Any]]) -> None:
+        if source.on_failure_arn is None:
+            return
+        url = (
+            self._queue_urls_by_arn.get(source.on_failure_arn)
+            or self.client("sqs").get_queue_url(QueueName=source.on_failure_arn.rsplit(":", 1)[1])["QueueUrl"]
+        )
+        # The shape Lambda sends for a stream batch it gave up on: where to find the records, not
+        # the records (https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html), a subset
+        # of its fields.
+        body = {
+            "requestContext": {
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": source.max_retries + 1,
+            },
+            "DDBStreamBatchInfo": {
+                "shardId": shard_id,
+                "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
+                "endSequenceNumber": records[-1]["dynamodb"]["SequenceNumber"],
+                "batchSize": len(records),
+                "streamArn": source.stream_arn,
+            },
+        }
+        self.client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps(body))
 
     def _poll_rule(self, rule: RuleSource) -> int:
         sqs = self.client("sqs")

@@ -249,7 +249,9 @@ class Provisioner(EventSources):
         if lock := props.get("ObjectLockConfiguration"):
             apply(
                 "object lock",
-                lambda: s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration=lock),
+                lambda: s3.put_object_lock_configuration(
+                    Bucket=name, ObjectLockConfiguration=_object_lock_configuration(lock)
+                ),
             )
         if tags := props.get("Tags"):
             apply("tags", lambda: s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tags}))
@@ -275,6 +277,20 @@ class Provisioner(EventSources):
         }
         if notes:
             log.warning("bucket %s: not applied locally: %s", name, resource.note)
+
+    @creates("AWS::Glue::Database")
+    def _create_glue_database(self, resource: Resource, props: dict[str, Any]) -> None:
+        database = dict(props["DatabaseInput"])
+        database.setdefault("Name", self._name(resource.logical_id, 255, lower=True).replace("-", "_"))
+        self.client("glue").create_database(DatabaseInput=database)
+        resource.physical_id = database["Name"]
+
+    @creates("AWS::Glue::Table")
+    def _create_glue_table(self, resource: Resource, props: dict[str, Any]) -> None:
+        table = dict(props["TableInput"])
+        table.setdefault("Name", self._name(resource.logical_id, 255, lower=True).replace("-", "_"))
+        self.client("glue").create_table(DatabaseName=props["DatabaseName"], TableInput=table)
+        resource.physical_id = table["Name"]
 
     @creates("AWS::S3::BucketPolicy")
     def _create_bucket_policy(self, resource: Resource, props: dict[str, Any]) -> None:
@@ -568,6 +584,19 @@ def _encryption_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
     return api
 
 
+def _object_lock_configuration(lock: Mapping[str, Any]) -> dict[str, Any]:
+    """A CloudFormation ObjectLockConfiguration in the S3 API's shape (periods are numbers there)."""
+    api: dict[str, Any] = {"ObjectLockEnabled": lock.get("ObjectLockEnabled", "Enabled")}
+    retention = (lock.get("Rule") or {}).get("DefaultRetention")
+    if retention:
+        api["Rule"] = {
+            "DefaultRetention": {
+                key: int(value) if key in ("Days", "Years") else value for key, value in retention.items()
+            }
+        }
+    return api
+
+
 def _lifecycle_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
     """A CloudFormation lifecycle rule in the S3 API's shape."""
     api: dict[str, Any] = {"ID": rule.get("Id", "rule"), "Status": rule.get("Status", "Enabled")}
@@ -582,6 +611,11 @@ def _lifecycle_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
         api["NoncurrentVersionExpiration"] = {
             "NoncurrentDays": int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"])
         }
+    if "Transitions" in rule:
+        api["Transitions"] = [
+            {"Days": int(t["TransitionInDays"]), "StorageClass": t["StorageClass"]}
+            for t in rule["Transitions"]
+        ]
     if "AbortIncompleteMultipartUpload" in rule:
         api["AbortIncompleteMultipartUpload"] = {
             "DaysAfterInitiation": int(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"])

@@ -104,6 +104,22 @@ class S3Storage:
         except ClientError as exc:
             raise translate_client_error(exc, "PutObject") from exc
 
+    def put_bytes(self, bucket: str, key: str, body: bytes, *, content_type: str) -> None:
+        """Upload with a SHA-256 checksum: S3 requires one (or Content-MD5) on every upload to a
+        bucket with an Object Lock default retention (PutObject, "Content-MD5" and
+        x-amz-sdk-checksum-algorithm: https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html)."""
+        try:
+            self._client.put_object(
+                Bucket=bucket,
+                Key=key,
+                Body=body,
+                ContentType=content_type,
+                ChecksumAlgorithm="SHA256",
+                ServerSideEncryption="AES256",
+            )
+        except ClientError as exc:
+            raise translate_client_error(exc, "PutObject") from exc
+
     def get_bytes(self, bucket: str, key: str) -> bytes:
         try:
             return self._client.get_object(Bucket=bucket, Key=key)["Body"].read()

@@ -9,6 +9,7 @@
   locks.py      per-source leases: one backfill starts a job for a source at a time
   activity.py   which keys of a bucket changed in which hour (audit by bucket and time)
   history.py    the history line format
+  stream.py     the table's DynamoDB stream: which history lines a stream record wrote
   table.py      calls, pages, batch reads, time and key formats
 
 Indexes (both sparse, both KEYS_ONLY: a write that changes no index key costs no index write):
@@ -214,6 +215,10 @@ class Ledger:
         )
         self._flush_unless_batching()
         return moved
+
+    def sources(self) -> list[str]:
+        """Every source bucket with records, sorted (the pair registry names them all)."""
+        return self._due.sources()
 
     def open_sources(self) -> list[str]:
         """Source buckets with FAILED or BLOCKED objects now."""

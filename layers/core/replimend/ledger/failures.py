@@ -378,11 +378,12 @@ class FailureStore:
             moved, history = history[:-keep], history[-keep:]
             ref = ref_from_keys(str(item["pk"]), str(item["sk"]))
             version = ref.version_id or NULL_VERSION
+            # No TTL on overflow items: a closed object may reopen (the newest event decides), and
+            # an ``exp`` set while it was closed would then expire an open object's history.
             overflow = {
                 "pk": item["pk"],
                 "sk": f"H#{version}#{ref.destination_bucket}#{as_int(item.get('v')):010d}",
                 "h": moved,
-                "exp": item.get("exp"),
             }
             self._table.put(overflow)
             moved_events = [e.event_id for e in (lines.decode(ref, t) for t in moved) if e.event_id]
