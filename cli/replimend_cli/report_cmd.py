@@ -15,9 +15,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from replimend.errors import ReplimendError
-from replimend_cli import UsageError
-from replimend_cli.ledger_cmds import EXIT_AWS_ERROR, EXIT_OK, _positive_int, open_ledger
+from replimend_cli import EXIT_FAILED, EXIT_OK, UsageError
+from replimend_cli.stack_config import add_stack_arguments, open_ledger
 
 
 def register(subparsers: Any) -> None:
@@ -31,10 +30,7 @@ def register(subparsers: Any) -> None:
     report.add_argument("--html", required=True, metavar="FILE", type=Path, help="where to write the report")
     report.add_argument("--since", type=_since, help="from this date or time (ISO 8601, UTC if no offset)")
     report.add_argument("--until", type=_until, help="up to this date (its end) or time (default: now)")
-    report.add_argument("--table", help="ledger table name (default: $LEDGER_TABLE)")
-    report.add_argument(
-        "--index-shards", type=_positive_int, help="ledger index shards (default: $LEDGER_INDEX_SHARDS or 16)"
-    )
+    add_stack_arguments(report)
     report.set_defaults(func=run_report)
 
 
@@ -47,16 +43,12 @@ def run_report(args: argparse.Namespace) -> int:
     if not target.parent.is_dir():
         raise UsageError(f"--html {target}: directory {target.parent} does not exist")
     ledger = open_ledger(args)
-    try:
-        page = render_html(build_report(ledger, since=args.since, until=args.until))
-    except ReplimendError as exc:
-        print(f"replimend: error: {exc}", file=sys.stderr)
-        return EXIT_AWS_ERROR
+    page = render_html(build_report(ledger, since=args.since, until=args.until))  # errors: main()
     try:
         write_atomically(target, page)
     except OSError as exc:
         print(f"replimend: error: cannot write {target}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_AWS_ERROR
+        return EXIT_FAILED
     print(f"report written to {target}", file=sys.stderr)
     return EXIT_OK
 

@@ -124,6 +124,8 @@ def test_every_command_that_prints_data_takes_output() -> None:
 
     for command in _leaf_parsers(build_parser()):
         options = {option for action in command._actions for option in action.option_strings}
-        if command.prog.split()[1] in ("demo",) or command.prog.endswith(("local up", "api openapi")):
-            continue  # a story, a server and a document that is JSON by definition, not rows
+        if command.prog.split()[1] in ("demo",) or command.prog.endswith(
+            ("local up", "api openapi", " report")
+        ):
+            continue  # a story, a server, and documents (OpenAPI JSON, the HTML report), not rows
         assert {"--output", "--json"} <= options, command.prog

@@ -445,6 +445,7 @@ class ConfigReader(Protocol):
         """The bucket's S3 Inventory configurations (ListBucketInventoryConfigurations, every page)."""
         ...
 
+
 # ---- enrollment -----------------------------------------------------------------------------
 
 
