@@ -1,8 +1,11 @@
 """What the demo checks: every object ends in a state its scenario allows (a given-up object
-after exactly MaxAttempts attempts), and no pass starts several jobs for one (source, destination)."""
+after exactly MaxAttempts attempts), no pass starts several jobs for one (source, destination), the
+dead-letter queue holds exactly the malformed messages, and ingest counted every unknown reason."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,3 +70,24 @@ def failed_checks(
     failures = [o for o in objects if not o.ok]
     crowded = [entry["pass"] for entry in passes if not entry["one_job_per_pair"]]
     return failures, crowded
+
+
+def dead_letters_as_expected(injected_poison: Iterable[str], held: Iterable[str]) -> bool:
+    """The dead-letter queue holds the malformed messages, each once, and nothing else."""
+    return sorted(injected_poison) == sorted(held)
+
+
+def metric_total(outputs: Iterable[str], name: str) -> float:
+    """The sum of metric ``name`` over the EMF documents (one JSON line each) functions printed."""
+    total = 0.0
+    for output in outputs:
+        for line in output.splitlines():
+            if '"_aws"' not in line:
+                continue
+            try:
+                document = json.loads(line)
+            except ValueError:
+                continue
+            value = document.get(name, 0) if isinstance(document, dict) else 0
+            total += sum(value) if isinstance(value, list) else float(value)
+    return total

@@ -12,14 +12,14 @@ from typing import Any
 
 from rich.console import Console
 from rich.panel import Panel
-from rich.table import Table
 
 from replimend_local.demo.checks import DemoObject
-from replimend_local.demo.rendering import plural, status_text
+from replimend_local.demo.rendering import plural, table, tally
 from replimend_local.demo.report import Reporting
 from replimend_local.demo.scenarios import (
     DEMO_KEYS,
     DESTINATION_REGION,
+    NOT_RECORDED,
     SCENARIOS,
     SOURCE_REGION,
     Account,
@@ -95,6 +95,11 @@ class Demo(Reporting):
             f"  moto server [cyan]{aws.endpoint_url}[/], stack [cyan]{STACK_NAME}[/]: "
             f"{len(runtime.resources)} resources, functions {', '.join(runtime.functions)}"
         )
+        self.console.print(
+            f"  [bold]clock[/]: simulated, from {runtime.clock.now():%Y-%m-%d %H:%M:%S} UTC. Every time "
+            "shown reads it (functions, S3, the ledger); each remediation pass moves it 15 minutes on, so "
+            "schedules and backoffs elapse in seconds"
+        )
         return runtime
 
     def _parameters(self, source_arns: list[str]) -> dict[str, Any]:
@@ -131,20 +136,20 @@ class Demo(Reporting):
     def _set_up_scenarios(self) -> None:
         assert self.account is not None
         self.console.rule("1 · Enroll buckets and break them")
-        table = Table("scenario", "source (us-east-1)", "destination (us-west-2)", "what is wrong")
+        route = "source (us-east-1) → destination (us-west-2)"
+        buckets = table("scenario", route, "what is wrong", whole=("scenario", route))
         with self._progress() as progress:
             task = progress.add_task("Setting up buckets, roles, keys and rules", total=len(SCENARIOS))
             for scenario in SCENARIOS:
                 names = ScenarioNames(scenario.slug, self.account.account_id)
                 scenario.setup(self.account, names)
-                table.add_row(
+                buckets.add_row(
                     scenario.slug,
-                    names.source_bucket,
-                    names.destination_bucket,
+                    f"{names.source_bucket} →\n{names.destination_bucket}",
                     scenario.title if scenario.expected_reason else "[green]nothing[/]",
                 )
                 progress.advance(task)
-        self.console.print(table)
+        self.console.print(buckets)
 
     def _upload(self) -> None:
         assert self.account is not None and self.runtime is not None
@@ -164,6 +169,20 @@ class Demo(Reporting):
                     response = s3.put_object(Bucket=names.source_bucket, Key=key, Body=body, **extra)
                     self.objects.append(DemoObject(scenario, names, key, response["VersionId"]))
                     progress.advance(task)
+        self._inject()
+
+    def _inject(self) -> None:
+        """What some scenarios put on the FailureQueue themselves, once every bucket's uploads are in."""
+        assert self.account is not None
+        for scenario in SCENARIOS:
+            if scenario.inject is None:
+                continue
+            names = ScenarioNames(scenario.slug, self.account.account_id)
+            versions = [(o.key, o.version_id) for o in self.objects if o.scenario.slug == scenario.slug]
+            self.injected[scenario.slug] = scenario.inject(self.account, names, versions)
+            what = "malformed message" if scenario.poison else "failure event"
+            sent = plural(len(self.injected[scenario.slug]), what)
+            self.console.print(f"  {scenario.slug}: {sent} put on the FailureQueue")
 
     # ------------------------------------------------------------------ detection
 
@@ -175,29 +194,35 @@ class Demo(Reporting):
         from replimend.models import ObjectRef
         from replimend.reasons import reason_entry
 
-        table = Table(
-            "scenario", "key", "replication", "failure reason", "category", "action", "ledger state"
+        detected = table(
+            "scenario",
+            "S3 replication",
+            "failure reason",
+            "ledger state",
+            whole=("scenario", "failure reason"),
         )
-        for obj in self.objects:
-            status = self._replication_status(obj)
-            record = self.ledger.get_failure(
-                ObjectRef(obj.names.source_bucket, obj.key, obj.version_id, obj.names.destination_bucket)
+        for scenario in SCENARIOS:
+            objects = [o for o in self.objects if o.scenario.slug == scenario.slug]
+            statuses = []
+            for obj in objects:
+                statuses.append(self._replication_status(obj) or "version gone")
+                record = self.ledger.get_failure(
+                    ObjectRef(obj.names.source_bucket, obj.key, obj.version_id, obj.names.destination_bucket)
+                )
+                if record is not None:
+                    obj.failure_reason = record.failure_reason
+                    obj.category = record.category
+                    obj.action = str(record.action)
+                    obj.detected_state = str(record.state)
+            detected.add_row(
+                scenario.slug,
+                tally(statuses),
+                ", ".join(sorted({o.failure_reason for o in objects if o.failure_reason})),
+                tally(o.detected_state or "not recorded" for o in objects),
             )
-            if record is not None:
-                obj.failure_reason = record.failure_reason
-                obj.category = record.category
-                obj.action = str(record.action)
-                obj.detected_state = str(record.state)
-            table.add_row(
-                obj.scenario.slug,
-                obj.key,
-                status_text(status),
-                obj.failure_reason or "",
-                obj.category or "",
-                obj.action or "",
-                obj.detected_state or "[dim]not recorded[/]",
-            )
-        self.console.print(table)
+        keys = ", ".join(repr(key) for key in DEMO_KEYS)
+        self.console.print(f"  S3's replication status of each bucket's {len(DEMO_KEYS)} objects ({keys}):")
+        self.console.print(detected)
 
         # one panel per failure reason: its fix once, then the command for each scenario it broke
         by_reason: dict[str, dict[str, DemoObject]] = {}
@@ -212,12 +237,13 @@ class Demo(Reporting):
             self.console.print(
                 Panel(
                     f"{entry.fix}\n\n{commands}",
-                    title=f"[bold]{entry.code}[/] ({entry.category}, {entry.action}): {len(scenarios)} "
+                    title=f"[bold]{reason}[/] ({entry.category}, {entry.action}): {len(scenarios)} "
                     f"scenario{'s' if len(scenarios) != 1 else ''}",
                     title_align="left",
                     expand=False,
                 )
             )
+        self._show_queue_outcomes()
         incidents = self.ledger.list_incidents(open_only=True)
         self.console.print(
             f"  {sum(1 for o in self.objects if o.failure_reason)} failed objects recorded, "
@@ -249,12 +275,12 @@ class Demo(Reporting):
         assert self.account is not None and self.runtime is not None
         self.console.rule("3 · Diagnosis names each cause; the operator applies the fixes")
         self._show_diagnoses()
-        fixes = Table("scenario", "fix applied", "command")
+        self.console.print("  The operator's fixes:")
         for scenario in SCENARIOS:
             if scenario.expected_reason is None:
                 continue
             if scenario.fix is None:
-                fixes.add_row(scenario.slug, f"[yellow]{scenario.fix_summary}[/]", "")
+                self.console.print(f"  [bold]{scenario.slug}[/]: [yellow]{scenario.fix_summary}[/]")
                 continue
             names = ScenarioNames(scenario.slug, self.account.account_id)
             command = scenario.fix(self.account, names)
@@ -262,8 +288,7 @@ class Demo(Reporting):
             summary = (
                 f"[yellow]{scenario.fix_summary}[/]" if scenario.fix_claimed_only else scenario.fix_summary
             )
-            fixes.add_row(scenario.slug, summary, command)
-        self.console.print(fixes)
+            self.console.print(f"  [bold]{scenario.slug}[/]: {summary}\n    [cyan]$ {command}[/]")
 
         deleted = self._delete_versions()
         if deleted:
@@ -299,22 +324,16 @@ class Demo(Reporting):
         assert self.aws is not None and self.account is not None
         reader = AwsConfigReader(self.aws.client)
         setup = Setup(failure_queue_arn=self.account.failure_queue_arn)
-        table = Table("scenario", "reason", "failing check", "evidence", "fix")
         for incident in self.ledger.list_incidents(open_only=True):
             target = Target(incident.source_bucket, incident.destination_bucket)
             result = diagnose(reader, target, setup, checks=checks_for_reason(incident.failure_reason))
             scenario = incident.source_bucket.removeprefix("replimend-demo-").removesuffix("-src")
+            self.console.print(f"  [bold]{scenario}[/] ({incident.failure_reason}):")
             for check in result.failed or ():
-                table.add_row(
-                    scenario,
-                    incident.failure_reason,
-                    check.name,
-                    check.evidence,
-                    (check.fix or "").splitlines()[0],
-                )
+                fix = (check.fix or "").splitlines()[0]
+                self.console.print(f"    [red]✗ {check.name}[/]: {check.evidence}\n      fix: [cyan]{fix}[/]")
             if not result.failed:
-                table.add_row(scenario, incident.failure_reason, "[yellow]none[/]", result.summary(), "")
-        self.console.print(table)
+                self.console.print(f"    [yellow]no check fails[/]: {result.summary()}")
 
     def _fixer(self, source_bucket: str) -> str | None:
         """Who marks this source's incidents fixed: the operator, the runbook, or nobody."""
@@ -366,8 +385,7 @@ class Demo(Reporting):
         pairs_text = f"{plural(len(created), 'job')} started for {pairs}" if created else "no job started"
         verdict = "[green]one per pair ✓[/]" if one_per_pair else "[bold red]several jobs for one pair ✗[/]"
         self.console.print(
-            f"[bold]pass {number}[/] at {clock:%H:%M} (local clock): {pairs_text}"
-            + (f", {verdict}" if created else "")
+            f"[bold]pass {number}[/] at {clock:%H:%M}: {pairs_text}" + (f", {verdict}" if created else "")
         )
         jobs = {job.job_id: job for job in self.ledger.list_jobs()}
         created_ids = {job.job_id for job in created}
@@ -446,15 +464,15 @@ class Demo(Reporting):
         from replimend.models import ObjectRef
 
         self.console.rule("5 · Final states" if remediation else "3 · Where things stand")
-        table = Table(
+        final = table(
             "scenario",
-            "key",
-            "final state",
-            "S3 status",
+            "ledger state",
+            "S3 replication",
             "attempts",
             "jobs",
-            "replica in us-west-2",
-            "allowed",
+            "replicas",
+            "ok",
+            whole=("scenario",),
         )
         for obj in self.objects:
             obj.allowed = obj.scenario.allowed_final(obj.key, remediation=remediation)
@@ -463,24 +481,28 @@ class Demo(Reporting):
                 ObjectRef(obj.names.source_bucket, obj.key, obj.version_id, obj.names.destination_bucket)
             )
             if record is None:
-                obj.final_state = self._replication_status(obj) or "NOT_RECORDED"
+                obj.final_state = NOT_RECORDED
             else:
                 obj.final_state = str(record.state)
                 obj.attempts = record.attempts
                 obj.job_ids = list(record.job_ids)
             obj.replica_present = self._replica_present(obj)
             obj.source_status = self._replication_status(obj)
-            table.add_row(
-                obj.scenario.slug,
-                obj.key,
-                obj.final_state,
-                status_text(obj.source_status) if obj.source_status else "[dim]version gone[/]",
-                str(obj.attempts),
-                ", ".join(j[:8] for j in obj.job_ids),
-                "yes" if obj.replica_present else "no",
-                "[green]✓[/]" if obj.ok else f"[red]✗ expected {'/'.join(sorted(obj.allowed))}[/]",
+        for scenario in SCENARIOS:
+            objects = [o for o in self.objects if o.scenario.slug == scenario.slug]
+            wrong = [o for o in objects if not o.ok]
+            final.add_row(
+                scenario.slug,
+                tally("not recorded" if o.final_state == NOT_RECORDED else o.final_state for o in objects),
+                tally(o.source_status or "version gone" for o in objects),
+                "/".join(str(a) for a in sorted({o.attempts for o in objects})),
+                str(len({job_id for o in objects for job_id in o.job_ids})),
+                f"{sum(o.replica_present for o in objects)} of {len(objects)}",
+                f"[red]✗ {wrong[0].key!r} expected {'/'.join(sorted(wrong[0].allowed))}[/]"
+                if wrong
+                else "[green]✓[/]",
             )
-        self.console.print(table)
+        self.console.print(final)
         if remediation:
             self._show_jobs()
             self._show_history()
