@@ -51,6 +51,9 @@ def export_lines(stack: LocalStack) -> list[str]:
     """The shell lines that reach the stack, then the stack's outputs (as comments)."""
     lines = [f"export {name}={value}" for name, value in stack.environment().items()]
     lines += [f"# output {name}={value}" for name, value in stack.runtime.outputs.items()]
+    # s3control's model puts the account id in front of the host (hostPrefix "{AccountId}."): a name
+    # no resolver answers for an IP endpoint, so s3control callers go through the server as a proxy
+    lines.append(f"# s3control (Batch Operations): HTTP_PROXY={stack.endpoint_url} aws s3control ...")
     return lines
 
 
