@@ -38,14 +38,6 @@ def tally(values: Iterable[str]) -> str:
     return ", ".join(f"{count} {value}" for value, count in Counter(values).most_common())
 
 
-def status_text(status: str | None) -> str:
-    if status in ("COMPLETE", "COMPLETED"):
-        return f"[green]{status}[/]"
-    if status == "FAILED":
-        return "[red]FAILED[/]"
-    return status or "[dim]none[/]"
-
-
 class Rendering(DemoState):
     """The demo's console output."""
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 
 from replimend_local.demo.checks import DemoObject
@@ -288,7 +289,7 @@ class Demo(Reporting):
             summary = (
                 f"[yellow]{scenario.fix_summary}[/]" if scenario.fix_claimed_only else scenario.fix_summary
             )
-            self.console.print(f"  [bold]{scenario.slug}[/]: {summary}\n    [cyan]$ {command}[/]")
+            self.console.print(f"  [bold]{scenario.slug}[/]: {summary}\n    [cyan]$ {escape(command)}[/]")
 
         deleted = self._delete_versions()
         if deleted:
@@ -330,10 +331,12 @@ class Demo(Reporting):
             scenario = incident.source_bucket.removeprefix("replimend-demo-").removesuffix("-src")
             self.console.print(f"  [bold]{scenario}[/] ({incident.failure_reason}):")
             for check in result.failed or ():
-                fix = (check.fix or "").splitlines()[0]
-                self.console.print(f"    [red]✗ {check.name}[/]: {check.evidence}\n      fix: [cyan]{fix}[/]")
+                fix = escape((check.fix or "").splitlines()[0])
+                self.console.print(
+                    f"    [red]✗ {check.name}[/]: {escape(check.evidence)}\n      fix: [cyan]{fix}[/]"
+                )
             if not result.failed:
-                self.console.print(f"    [yellow]no check fails[/]: {result.summary()}")
+                self.console.print(f"    [yellow]no check fails[/]: {escape(result.summary())}")
 
     def _fixer(self, source_bucket: str) -> str | None:
         """Who marks this source's incidents fixed: the operator, the runbook, or nobody."""
