@@ -38,6 +38,7 @@ $(STAMP): pyproject.toml local/pyproject.toml layers/core/requirements.txt $(if 
 $(DEMO_STAMP): pyproject.toml local/pyproject.toml layers/core/requirements.txt $(if $(call venv_stale,$(VENV)),FORCE)
 	$(call venv_rebuild,$(VENV))
 	test -x $(BIN)/python || $(PYTHON) -m venv --clear $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r layers/core/requirements.txt -e . -e ./local
 	touch $(DEMO_STAMP)
 
