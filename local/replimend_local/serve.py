@@ -58,11 +58,15 @@ def export_lines(stack: LocalStack) -> list[str]:
 
 
 def invocation_line(invocation: Invocation) -> str:
-    """One line per handler invocation, for the server's log."""
+    """One line per handler invocation, for the server's log; a failed one's log lines follow it
+    (what the function printed and logged, as its CloudWatch log stream would hold)."""
     outcome = "ok" if invocation.ok else f"ERROR {invocation.error}"
     summary = f" ({invocation.summary})" if invocation.summary else ""
     moment = invocation.started_at.strftime("%Y-%m-%d %H:%M:%S")
-    return f"{moment} {invocation.function_id} <- {invocation.trigger}{summary}: {outcome}"
+    line = f"{moment} {invocation.function_id} <- {invocation.trigger}{summary}: {outcome}"
+    if not invocation.ok and invocation.output.strip():
+        line += "\n" + invocation.output.rstrip()
+    return line
 
 
 def serve_until_signalled(
