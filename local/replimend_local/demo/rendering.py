@@ -66,9 +66,9 @@ class Rendering(DemoState):
             verdict = "[green]exactly the malformed one ✓[/]" if alone else "[bold red]not only it ✗[/]"
             held = plural(len(self.dead_letters), "message")
             self.console.print(
-                f"  FailureDeadLetterQueue holds {held}, {verdict}: ingest failed it alone in its batch "
-                f"on each of its {limit} receives (maxReceiveCount), and SQS moved it there; the rest of "
-                "its batch was recorded"
+                f"  FailureDeadLetterQueue holds {held}, {verdict}: ingest reported it failed on each of "
+                f"its {limit} receives (maxReceiveCount; the rest of its first batch was recorded), then "
+                "SQS moved it there"
             )
             for body in self.dead_letters:
                 self.console.print(f"    [dim]{body}[/]")
