@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 STAMP := $(VENV)/.installed-stamp
+# `make demo` needs only the runtime set (no linters, stubs, SAM CLI); the full dev set includes it.
+DEMO_STAMP := $(VENV)/.demo-installed-stamp
 # checkov pins an old boto3, so it gets a virtualenv of its own, never .venv.
 CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := .venv-checkov
@@ -31,7 +33,14 @@ $(STAMP): pyproject.toml local/pyproject.toml layers/core/requirements.txt $(if 
 	test -x $(BIN)/python || $(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r layers/core/requirements.txt -e '.[dev]' -e ./local
-	touch $(STAMP)
+	touch $(STAMP) $(DEMO_STAMP)
+
+$(DEMO_STAMP): pyproject.toml local/pyproject.toml layers/core/requirements.txt $(if $(call venv_stale,$(VENV)),FORCE)
+	$(call venv_rebuild,$(VENV))
+	test -x $(BIN)/python || $(PYTHON) -m venv --clear $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r layers/core/requirements.txt -e . -e ./local
+	touch $(DEMO_STAMP)
 
 lint: setup
 	$(BIN)/ruff check .
@@ -65,7 +74,7 @@ build: setup
 
 test: lint typecheck pytest validate checkov build
 
-demo: setup
+demo: $(DEMO_STAMP)
 	$(BIN)/replimend demo $(if $(DEMO_REPORT),--report $(DEMO_REPORT),) $(if $(DEMO_HTML),--html $(DEMO_HTML),)
 
 bench: setup

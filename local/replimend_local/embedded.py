@@ -21,6 +21,7 @@ import boto3
 
 from replimend_local import hooks, moto_patches
 from replimend_local.gateway import Gateway, mark_in_process_requests
+from replimend_local.wire import EmulatedOperations
 
 log = logging.getLogger("replimend_local.embedded")
 
@@ -186,6 +187,8 @@ class EmbeddedAws:
             self.account_id,
             replication=self.replication,
         )
+        if self.gateway is not None:
+            self.gateway.emulated = _served_on_the_wire(self.batch_operations, self.iam_simulation)
         self._hooks = _unique_hooks(
             [
                 *self.replication.handlers(),
@@ -206,6 +209,15 @@ class EmbeddedAws:
         if key not in self._clients:
             self._clients[key] = self.session(key[1]).client(service)  # type: ignore[call-overload]
         return self._clients[key]
+
+
+def _served_on_the_wire(batch_operations: Any, iam_simulation: Any) -> EmulatedOperations:
+    """The emulated operations callers in other processes reach over HTTP (``local up``)."""
+    served = EmulatedOperations()
+    for service, emulator in (("s3control", batch_operations), ("iam", iam_simulation)):
+        for operation, responder in emulator.responders().items():
+            served.add(service, operation, responder)
+    return served
 
 
 def _unique_hooks(items: Iterable[hooks.Hook]) -> list[hooks.Hook]:

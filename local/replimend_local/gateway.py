@@ -16,9 +16,9 @@ Requests from this process carry a marker header (added by a botocore ``before-s
 session of the process gets, see :func:`mark_in_process_requests`) and pass through untouched: their
 hooks already ran. The gateway also serves the local control API under ``/_replimend/`` (the clock).
 
-Not on the wire: S3 Batch Operations (s3control) and IAM SimulatePrincipalPolicy are answered for
-the stack's functions and this process only (their endpoints are account-prefixed hosts the
-embedded endpoint does not serve).
+The operations moto lacks (S3 Batch Operations' s3control job operations, IAM
+SimulatePrincipalPolicy) are answered on the wire by the emulators' responders
+(:mod:`replimend_local.wire`), before moto sees the request.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ import botocore.handlers
 import botocore.session
 from botocore.parsers import RestXMLParser
 from botocore.serialize import RestXMLSerializer
+
+from replimend_local.wire import EmulatedOperations
 
 log = logging.getLogger("replimend_local.gateway")
 
@@ -141,6 +143,7 @@ class Gateway:
         self.replication: ReplicationWire | None = None
         self.notifications: NotificationWire | None = None
         self.control: Control | None = None
+        self.emulated: EmulatedOperations | None = None
         self._shapes: _S3Shapes | None = None
 
     @property
@@ -153,6 +156,10 @@ class Gateway:
         path = str(environ.get("PATH_INFO") or "")
         if path.startswith(CONTROL_PREFIX):
             return self._control(environ, path[len(CONTROL_PREFIX) :], start_response)
+        if self.emulated:
+            answered = self.emulated.answer(environ, _signing_service(environ), start_response)
+            if answered is not None:
+                return answered
         in_process = environ.get("HTTP_" + MARKER_HEADER.upper().replace("-", "_")) == _MARKER_TOKEN
         if in_process or self.replication is None or _signing_service(environ) != "s3":
             return self.app(environ, start_response)

@@ -51,15 +51,22 @@ def export_lines(stack: LocalStack) -> list[str]:
     """The shell lines that reach the stack, then the stack's outputs (as comments)."""
     lines = [f"export {name}={value}" for name, value in stack.environment().items()]
     lines += [f"# output {name}={value}" for name, value in stack.runtime.outputs.items()]
+    # s3control's model puts the account id in front of the host (hostPrefix "{AccountId}."): a name
+    # no resolver answers for an IP endpoint, so s3control callers go through the server as a proxy
+    lines.append(f"# s3control (Batch Operations): HTTP_PROXY={stack.endpoint_url} aws s3control ...")
     return lines
 
 
 def invocation_line(invocation: Invocation) -> str:
-    """One line per handler invocation, for the server's log."""
+    """One line per handler invocation, for the server's log; a failed one's log lines follow it
+    (what the function printed and logged, as its CloudWatch log stream would hold)."""
     outcome = "ok" if invocation.ok else f"ERROR {invocation.error}"
     summary = f" ({invocation.summary})" if invocation.summary else ""
     moment = invocation.started_at.strftime("%Y-%m-%d %H:%M:%S")
-    return f"{moment} {invocation.function_id} <- {invocation.trigger}{summary}: {outcome}"
+    line = f"{moment} {invocation.function_id} <- {invocation.trigger}{summary}: {outcome}"
+    if not invocation.ok and invocation.output.strip():
+        line += "\n" + invocation.output.rstrip()
+    return line
 
 
 def serve_until_signalled(

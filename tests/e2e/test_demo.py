@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from replimend.reasons import REASONS, reason_entry
 from replimend_cli import main
 from replimend_local.demo import run_demo
-from replimend_local.demo.scenarios import DEMO_KEYS, SCENARIOS, ScenarioNames
+from replimend_local.demo.scenarios import DEMO_KEYS, NOT_RECORDED, POISON_MESSAGE, SCENARIOS, ScenarioNames
 from tests import chromium
 
 pytestmark = pytest.mark.e2e
@@ -48,6 +49,8 @@ def test_the_demo_passes_within_two_minutes(demo_run: tuple[int, dict, str, floa
         "one_job_per_source_per_pass": True,
         "nothing_left_in_job": True,
         "archive_has_every_history_line": True,
+        "poison_messages_alone_in_dead_letter_queue": True,
+        "unknown_reasons_counted_by_ingest": True,
     }
     assert elapsed < 120
 
@@ -78,12 +81,15 @@ def test_failures_carry_the_reason_the_real_state_causes(demo_run: tuple[int, di
         if obj["scenario"] in backfilled:
             assert obj["detected_state"] is None  # no event: the ledger never heard of it
         elif obj["expected_reason"] is None:
-            assert obj["final_state"] == "COMPLETED" and obj["replica_present"]
-            assert obj["found_by"] is None  # replicated live: never in the ledger
+            # S3 replicated it live: the ledger never heard of it (its own column says so)
+            assert obj["final_state"] == NOT_RECORDED and obj["replica_present"]
+            assert obj["found_by"] is None
         else:
+            entry = reason_entry(obj["expected_reason"])
+            detected = ("ESCALATED",) if entry.action == "escalate" else ("FAILED", "BLOCKED")
+            assert obj["detected_state"] in detected, obj
+            assert obj["category"] == entry.category and obj["action"] == entry.action
             assert obj["found_by"] == "event"
-            assert obj["detected_state"] in ("FAILED", "BLOCKED")
-            assert obj["category"] and obj["action"] == "retry_after_fix"
     # the operator sees each cause with its fix and CLI
     for reason in {r for r in expected.values() if r}:
         assert reason in output
@@ -95,12 +101,19 @@ def test_remediation_repairs_what_can_be_repaired(demo_run: tuple[int, dict, str
     if not report["remediation"]:
         pytest.fail("the template has no remediate/track_jobs functions: remediation did not run")
     deleted = {(s.slug, key) for s in SCENARIOS for key in s.deleted_keys}
-    unfixed = {s.slug for s in SCENARIOS if s.expected_reason and s.fix is None and not s.destinations}
+    unknown = {s.slug for s in SCENARIOS if s.expected_reason and s.expected_reason not in REASONS}
+    unfixed = {
+        s.slug for s in SCENARIOS if s.expected_reason and s.fix is None and not s.destinations
+    } - unknown
     assert unfixed, "the demo should show the gate holding a cause nobody fixed"
     hopeless = {s.slug for s in SCENARIOS if s.fix_claimed_only}
     jobs = {job["job_id"]: job for job in report["jobs"] if job["kind"] == "remediation"}
     for obj in report["objects"]:
         if obj["failure_reason"] is None or obj["scenario"] in hopeless:
+            continue
+        if obj["scenario"] in unknown:
+            # no job can help a reason replimend does not know: escalated to a person, never re-driven
+            assert obj["final_state"] == "ESCALATED" and not obj["job_ids"] and obj["attempts"] == 0, obj
             continue
         if obj["scenario"] in unfixed:
             # the gate holds objects whose cause is still broken: no job, no replica
@@ -112,12 +125,14 @@ def test_remediation_repairs_what_can_be_repaired(demo_run: tuple[int, dict, str
             continue
         assert obj["final_state"] == "REPLICATED", obj
         assert obj["replica_present"] and obj["source_replication_status"] == "COMPLETED", obj
+        # the job that repaired it counts as its attempt, as a failed one would
+        assert obj["attempts"] == len(obj["job_ids"]) == 1, obj
         assert obj["job_ids"] and all(job_id in jobs for job_id in obj["job_ids"])
     # none for the unfixed pair; every repaired pair's objects in one job, in the pass after its fix
     repaired_pairs = {
         (o["source_bucket"], o["destination_bucket"])
         for o in report["objects"]
-        if o["failure_reason"] and o["scenario"] not in unfixed | hopeless
+        if o["failure_reason"] and o["scenario"] not in unfixed | hopeless | unknown
     }
     repairing = [j for j in jobs.values() if (j["source_bucket"], j["destination_bucket"]) in repaired_pairs]
     assert {(j["source_bucket"], j["destination_bucket"]) for j in jobs.values()} == repaired_pairs | {
@@ -303,7 +318,7 @@ def test_the_cli_runs_the_demo_and_writes_the_report(
     assert main(["demo", "--detect-only", "--report", str(report_path)]) == 0
     report = json.loads(report_path.read_text(encoding="utf-8"))
     assert report["ok"] and report["remediation"] is False
-    assert {o["final_state"] for o in report["objects"]} <= {"COMPLETED", "FAILED", "BLOCKED", "NOT_RECORDED"}
+    assert {o["final_state"] for o in report["objects"]} <= {NOT_RECORDED, "FAILED", "BLOCKED", "ESCALATED"}
     assert "Report written to" in capsys.readouterr().out
 
 
@@ -333,3 +348,32 @@ def test_the_demos_html_report_renders_with_its_charts_in_chromium(
     states = Counter(o["final_state"] for o in report["objects"])
     assert int(figures["given up"]) == states["GAVE_UP"] > 0
     assert int(figures["repaired"]) == states["REPLICATED"] > 0
+
+
+def test_a_malformed_message_fails_alone_and_ends_in_the_dead_letter_queue(
+    demo_run: tuple[int, dict, str, float],
+) -> None:
+    _status, report, output, _elapsed = demo_run
+    # Given one malformed message put on the FailureQueue among the failure events
+    (poisoned,) = [s for s in SCENARIOS if s.poison]
+    # Then, after maxReceiveCount failed receives, the dead-letter queue holds exactly it
+    assert report["dead_letter_queue"] == {"expected": [POISON_MESSAGE], "held": [POISON_MESSAGE]}
+    # And every failure event of the batches it rode in was recorded
+    recorded = [o for o in report["objects"] if o["failure_reason"]]
+    assert recorded and all(o["detected_state"] for o in recorded)
+    # And its healthy bucket's objects replicated live, unknown to the ledger
+    assert {o["final_state"] for o in report["objects"] if o["scenario"] == poisoned.slug} == {NOT_RECORDED}
+    assert "FailureDeadLetterQueue holds 1 message, exactly the malformed one ✓" in output
+
+
+def test_an_unknown_reason_is_recorded_escalated_and_counted(demo_run: tuple[int, dict, str, float]) -> None:
+    _status, report, output, _elapsed = demo_run
+    (unknown,) = [s for s in SCENARIOS if s.expected_reason and s.expected_reason not in REASONS]
+    objects = [o for o in report["objects"] if o["scenario"] == unknown.slug]
+    # Then every object is in the ledger, ESCALATED with the reason S3 sent, and S3 still says FAILED
+    assert [o["final_state"] for o in objects] == ["ESCALATED"] * len(DEMO_KEYS)
+    assert {o["failure_reason"] for o in objects} == {unknown.expected_reason}
+    assert {o["source_replication_status"] for o in objects} == {"FAILED"}
+    # And ingest counted each one in its UnknownReasons metric (the signal an alarm watches)
+    assert report["unknown_reasons"] == {"events": len(DEMO_KEYS), "counted_by_ingest": len(DEMO_KEYS)}
+    assert "recorded ESCALATED" in output

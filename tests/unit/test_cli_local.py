@@ -40,3 +40,21 @@ def test_local_up_without_the_embedded_aws_says_so_in_one_line_and_exits_2(
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith("replimend: error: local mode needs the embedded AWS")
+
+
+def test_the_server_log_shows_a_failed_invocation_with_its_log_lines() -> None:
+    from datetime import UTC, datetime
+
+    from replimend_local.sam import Invocation
+    from replimend_local.serve import invocation_line
+
+    at = datetime(2030, 1, 1, tzinfo=UTC)
+    failed = Invocation(
+        "IngestFunction", "sqs:q", "r1", at, 2.0, False, "1 message", "Boom", '{"level":"ERROR"}\n'
+    )
+    ok = Invocation("IngestFunction", "sqs:q", "r2", at, 2.0, True, "1 message", None, '{"level":"INFO"}\n')
+    assert invocation_line(failed).splitlines() == [
+        "2030-01-01 00:00:00 IngestFunction <- sqs:q (1 message): ERROR Boom",
+        '{"level":"ERROR"}',
+    ]
+    assert invocation_line(ok) == "2030-01-01 00:00:00 IngestFunction <- sqs:q (1 message): ok"

@@ -264,6 +264,7 @@ def test_a_task_failing_with_dst_put_object_not_permitted_retries_after_backoff_
 def test_task_outcomes_success_close_and_generic_errors() -> None:
     ok = after_task(record(S.IN_JOB), succeeded=True, reason=None, max_attempts=5, backoff=BACKOFF, now=T0)
     assert ok.to_state is S.REPLICATED
+    assert ok.attempts == 1  # the job that repaired it was an attempt, as a failed one is
     gone = after_task(
         record(S.IN_JOB),
         succeeded=False,

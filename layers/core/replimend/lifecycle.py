@@ -338,16 +338,15 @@ def after_task(
     now: datetime,
     count_attempt: bool = True,
 ) -> TaskDecision:
-    """A batch task's result for an object that was in its job."""
+    """A batch task's result for an object that was in its job. ``attempts`` counts the jobs the
+    object was tried in, whatever their outcome (a repaired object reads 1, not 0)."""
+    attempts = record.attempts + 1 if count_attempt else record.attempts
     if succeeded:
-        return TaskDecision(
-            S.REPLICATED, record.attempts, record.failure_reason, None, "replicated by batch job"
-        )
+        return TaskDecision(S.REPLICATED, attempts, record.failure_reason, None, "replicated by batch job")
     reason = reason or "UnknownTaskFailure"
     entry = reason_entry(reason)
     # A generic task error (not a documented replication reason) is retried with backoff.
     action = Action.RETRY if entry is UNKNOWN_REASON else entry.action
-    attempts = record.attempts + 1 if count_attempt else record.attempts
     counts = int(record.failure_reason != reason)
     reopens = action is Action.RETRY_AFTER_FIX
     if action in CLOSING_STATES:

@@ -201,17 +201,20 @@ class BatchOperationsEmulator(BatchOperationsBackend):
     moto server's default event bus; ``event_sinks``: callables that also receive each event.
     """
 
-    def handlers(self) -> list[hooks.Hook]:
-        """The botocore hooks answering the s3control job operations (install with replimend_local.hooks)."""
-        responders = {
+    def responders(self) -> dict[str, hooks.Responder]:
+        """The s3control job operations, each answered from (api params, request context)."""
+        return {
             "CreateJob": self._create_job,
             "DescribeJob": self._describe_job,
             "ListJobs": self._list_jobs,
             "UpdateJobStatus": self._update_job_status,
             "UpdateJobPriority": self._update_job_priority,
         }
+
+    def handlers(self) -> list[hooks.Hook]:
+        """The botocore hooks answering the s3control job operations (install with replimend_local.hooks)."""
         installed: list[hooks.Hook] = []
-        for operation, responder in responders.items():
+        for operation, responder in self.responders().items():
             installed.extend(hooks.emulated_operation(SERVICE_ID, operation, responder))
         return installed
 

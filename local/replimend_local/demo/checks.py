@@ -1,9 +1,12 @@
 """What the demo checks: every object ends in a state its scenario allows (a given-up object
-after exactly MaxAttempts attempts), no object is left IN_JOB, and no pass starts several jobs for one
-source bucket (counted from the jobs CreateJob received, not from the ledger)."""
+after exactly MaxAttempts attempts), no object is left IN_JOB, no pass starts several jobs for one
+source bucket (counted from the jobs CreateJob received, not from the ledger), the dead-letter queue
+holds exactly the malformed messages, and ingest counted every unknown reason."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,3 +97,24 @@ def crowded_sources(passes: list[dict[str, Any]]) -> list[int]:
 def left_in_job(objects: list[DemoObject]) -> list[DemoObject]:
     """Objects whose record still says IN_JOB at the end: nothing may be left there once jobs end."""
     return [o for o in objects if o.final_state == "IN_JOB"]
+
+
+def dead_letters_as_expected(injected_poison: Iterable[str], held: Iterable[str]) -> bool:
+    """The dead-letter queue holds the malformed messages, each once, and nothing else."""
+    return sorted(injected_poison) == sorted(held)
+
+
+def metric_total(outputs: Iterable[str], name: str) -> float:
+    """The sum of metric ``name`` over the EMF documents (one JSON line each) functions printed."""
+    total = 0.0
+    for output in outputs:
+        for line in output.splitlines():
+            if '"_aws"' not in line:
+                continue
+            try:
+                document = json.loads(line)
+            except ValueError:
+                continue
+            value = document.get(name, 0) if isinstance(document, dict) else 0
+            total += sum(value) if isinstance(value, list) else float(value)
+    return total

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from rich.panel import Panel
+from rich import box
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from replimend_local.demo.checks import DemoObject
+from replimend_local.demo.checks import DemoObject, dead_letters_as_expected, metric_total
+from replimend_local.demo.scenarios import SCENARIOS
 from replimend_local.demo.state import DemoState
 from replimend_local.sam import Invocation
 
@@ -21,16 +23,62 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def status_text(status: str | None) -> str:
-    if status in ("COMPLETE", "COMPLETED"):
-        return f"[green]{status}[/]"
-    if status == "FAILED":
-        return "[red]FAILED[/]"
-    return status or "[dim]none[/]"
+def table(*headers: str, whole: tuple[str, ...] = (), **options: Any) -> Table:
+    """A table light on borders whose cells wrap instead of being cut with '…'. Columns named in
+    ``whole`` hold identifiers (buckets, reasons, job ids): rich narrows the other columns first, so
+    in 80 columns those stay whole on one line."""
+    grid = Table(box=box.SIMPLE_HEAD, show_edge=False, **options)
+    for header in headers:
+        grid.add_column(header, overflow="fold", no_wrap=header in whole)
+    return grid
+
+
+def tally(values: Iterable[str]) -> str:
+    """``3 FAILED`` or ``2 REPLICATED, 1 OBSOLETE``: how many of each, most first."""
+    return ", ".join(f"{count} {value}" for value, count in Counter(values).most_common())
 
 
 class Rendering(DemoState):
     """The demo's console output."""
+
+    def _poison_messages(self) -> list[str]:
+        return [body for s in SCENARIOS if s.poison for body in self.injected.get(s.slug, [])]
+
+    def _unknown_reason_counts(self) -> tuple[int, float]:
+        """Events injected with a reason the registry does not know, and ingest's UnknownReasons metric."""
+        from replimend.reasons import REASONS
+
+        events = sum(
+            len(self.injected.get(s.slug, []))
+            for s in SCENARIOS
+            if s.expected_reason is not None and s.expected_reason not in REASONS
+        )
+        invocations = self.runtime.invocations if self.runtime is not None else []
+        return events, metric_total((i.output for i in invocations), "UnknownReasons")
+
+    def _show_queue_outcomes(self) -> None:
+        """The malformed message in the dead-letter queue, alone; the unknown reasons ingest counted."""
+        poison = self._poison_messages()
+        if poison:
+            self.dead_letters = self._peek_queue("FailureDeadLetterQueue")
+            limit = self._max_receive_count("FailureQueue")
+            alone = dead_letters_as_expected(poison, self.dead_letters)
+            verdict = "[green]exactly the malformed one ✓[/]" if alone else "[bold red]not only it ✗[/]"
+            held = plural(len(self.dead_letters), "message")
+            self.console.print(
+                f"  FailureDeadLetterQueue holds {held}, {verdict}: ingest reported it failed on each of "
+                f"its {limit} receives (maxReceiveCount; the rest of its first batch was recorded), then "
+                "SQS moved it there"
+            )
+            for body in self.dead_letters:
+                self.console.print(f"    [dim]{body}[/]")
+        events, counted = self._unknown_reason_counts()
+        if events:
+            self.console.print(
+                f"  {plural(events, 'event')} with a reason the registry does not know: recorded ESCALATED "
+                f"(no job can help), logged at WARNING and counted in ingest's UnknownReasons metric "
+                f"({counted:.0f}), the signal to alarm on"
+            )
 
     def _scenario_line(
         self,
@@ -41,12 +89,13 @@ class Rendering(DemoState):
     ) -> str:
         states = Counter(str(record.state) for _obj, record in items)
         parts = [", ".join(f"{count} {state}" for state, count in sorted(states.items()))]
-        job_ids = sorted({record.job_id for _obj, record in items if record.job_id})
-        for job_id in job_ids:
+        # each job on a line of its own: a whole job id does not fit beside the rest in 80 columns
+        job_lines = []
+        for job_id in sorted({record.job_id for _obj, record in items if record.job_id}):
             job = jobs.get(job_id)
             if job is not None and job_id in created_ids:
                 outcome = f"{job.tasks_succeeded} succeeded, {job.tasks_failed} failed"
-                parts.append(f"job {job_id[:8]} ({job.status}: {outcome})")
+                job_lines.append(f"\n    job {job_id} ({job.status}: {outcome})")
         attempts = {record.attempts for _obj, record in items}
         if attempts != {0}:
             maximum = self.settings.max_attempts if self.settings is not None else "?"
@@ -66,22 +115,24 @@ class Rendering(DemoState):
             )
         if "GAVE_UP" in states:
             parts.append("[bold]given up: escalated to a person[/]")
-        return "; ".join(parts)
+        return "; ".join(parts) + "".join(job_lines)
 
     def _show_jobs(self) -> None:
         jobs = self.ledger.list_jobs()
-        table = Table("job", "source", "destination", "objects", "status", "succeeded", "failed")
+        jobs_table = table(
+            "job (S3 Batch Replication)",
+            "scenario",
+            "outcome",
+            whole=("job (S3 Batch Replication)", "scenario"),
+        )
         for job in jobs:
-            table.add_row(
+            jobs_table.add_row(
                 job.job_id,
-                job.source_bucket,
-                job.destination_bucket or "(generated)",
-                str(job.object_count),
-                job.status,
-                str(job.tasks_succeeded),
-                str(job.tasks_failed),
+                job.source_bucket.removeprefix("replimend-demo-").removesuffix("-src"),
+                f"{job.status}: {plural(job.object_count, 'object')}, {job.tasks_succeeded} succeeded, "
+                f"{job.tasks_failed} failed",
             )
-        self.console.print(table)
+        self.console.print(jobs_table)
         for entry in self.passes:
             if entry["jobs_created"]:
                 pairs = len({tuple(p) for p in entry["pairs"]})
@@ -101,28 +152,18 @@ class Rendering(DemoState):
             self._show_object_history(obj)
 
     def _show_object_history(self, obj: DemoObject) -> None:
-        table = Table(
-            "time",
-            "kind",
-            "from",
-            "to",
-            "reason",
-            "actor",
-            "job",
-            title=f"s3://{obj.names.source_bucket}/{obj.key}",
-        )
+        title = f"Audit trail (replimend history) of {obj.scenario.slug}'s object, {obj.final_state}"
+        history = table(
+            "time", "change", "why (by whom; job)", whole=("time", "change"),
+            title=f"{title}\ns3://{obj.names.source_bucket}/{obj.key}",
+        )  # fmt: skip
         for entry in self.ledger.history(obj.names.source_bucket, obj.key):
-            table.add_row(
-                entry.at.strftime("%H:%M:%S"),
-                entry.kind,
-                str(entry.from_state or ""),
-                str(entry.to_state or ""),
-                entry.reason or "",
-                entry.actor,
-                (entry.job_id or "")[:8],
-            )
-        title = f"Audit trail (replimend history): {obj.scenario.slug}, {obj.final_state}"
-        self.console.print(Panel(table, title=title, expand=False))
+            change = f"{entry.from_state or '(new)'} → {entry.to_state}" if entry.to_state else entry.kind
+            why = f"{entry.reason} ({entry.actor})" if entry.reason else f"({entry.actor})"
+            if entry.job_id:
+                why += f"\njob {entry.job_id}"
+            history.add_row(entry.at.strftime("%H:%M:%S"), change, why)
+        self.console.print(history)
 
     def _show_invocation(self, invocation: Invocation) -> None:
         if invocation.ok and invocation.trigger.startswith(("rule:", "schedule:")):
@@ -133,7 +174,8 @@ class Rendering(DemoState):
             return
         style = "dim" if invocation.ok else "red"
         detail = f" ({invocation.summary})" if invocation.summary else ""
-        error = f": {invocation.error}" if invocation.error else ""
+        # its first line: the traceback is in the invocation's log, as in Lambda
+        error = f": {escape(invocation.error.splitlines()[0])}" if invocation.error else ""
         self.console.print(
             f"  [{style}]λ {invocation.function_id} ← {invocation.trigger}{detail} "
             f"{'ok' if invocation.ok else 'ERROR'} {invocation.duration_ms:.0f} ms{error}[/]"

@@ -10,7 +10,7 @@ from typing import Any
 
 from replimend_cli.ledger_cmds import incident_json
 from replimend_cli.remediation_cmds import job_summary
-from replimend_local.demo.checks import crowded_sources, failed_checks, left_in_job
+from replimend_local.demo.checks import crowded_sources, dead_letters_as_expected, failed_checks, left_in_job
 from replimend_local.demo.rendering import Rendering
 from replimend_local.demo.scenarios import (
     SCENARIOS,
@@ -36,12 +36,15 @@ class Reporting(Rendering):
         crowded_source = crowded_sources(self.passes)
         in_job = left_in_job(self.objects)
         archive = self._archive_counts()
+        poison, unknown_events, unknown_counted = self._poison_messages(), *self._unknown_reason_counts()
         checks = {
             "objects_in_allowed_states": not failures,
             "one_job_per_pair_per_pass": not crowded,
             "one_job_per_source_per_pass": not crowded_source,
             "nothing_left_in_job": not in_job,
             "archive_has_every_history_line": archive["entries"] == archive["history_lines"],
+            "poison_messages_alone_in_dead_letter_queue": dead_letters_as_expected(poison, self.dead_letters),
+            "unknown_reasons_counted_by_ingest": unknown_counted == unknown_events,
         }
         parameters = self.runtime.parameters if self.runtime is not None else {}
         report = {
@@ -77,6 +80,8 @@ class Reporting(Rendering):
             "jobs": [job_summary(job) for job in self.ledger.list_jobs()],
             "incidents": [incident_json(i) for i in self.ledger.list_incidents(open_only=False)],
             "passes": self.passes,
+            "dead_letter_queue": {"expected": poison, "held": self.dead_letters},
+            "unknown_reasons": {"events": unknown_events, "counted_by_ingest": unknown_counted},
             "invocations": invocation_counts(self.runtime.invocations if self.runtime else []),
             "archive": archive,
         }
@@ -95,13 +100,22 @@ class Reporting(Rendering):
                 f"[bold red]the audit archive holds {archive['entries']} history lines, "
                 f"the ledger {archive['history_lines']}[/]"
             )
+        if not checks["poison_messages_alone_in_dead_letter_queue"]:
+            self.console.print(
+                "[bold red]the dead-letter queue does not hold exactly the malformed messages[/]"
+            )
+        if not checks["unknown_reasons_counted_by_ingest"]:
+            self.console.print(
+                f"[bold red]ingest counted {unknown_counted} unknown reasons for {unknown_events} events[/]"
+            )
         if failures:
             self.console.print(
                 f"[bold red]{len(failures)} objects ended in a state their scenario does not allow[/]"
             )
         if report["ok"]:
             self.console.print(
-                f"[bold green]Every object ended where its scenario allows[/] in {duration:.1f} s"
+                f"[bold green]Every object ended where its scenario allows[/] and every check passed "
+                f"in {duration:.1f} s"
             )
         return report
 

@@ -11,16 +11,28 @@ attempts. Scenarios with ``destinations`` replicate to several destination bucke
 per destination and key prefix, as V2 rules with Filter and Priority), each destination broken or not
 and fixed before its own remediation pass. Nothing here states an outcome: the expected reason and
 final states are only what the demo checks the pipeline's results against.
+
+Two scenarios put messages on the FailureQueue themselves (``inject``), for what no bucket state
+makes S3 send: a failure event with a reason this release's registry does not know (as when AWS
+adds one; its bucket really fails to replicate, but sends S3's own events nowhere), and a malformed
+message (``poison``), which must fail alone and end in the dead-letter queue.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote_plus
+
+from replimend_local.sam.template import REPO_ROOT
 
 SOURCE_REGION = "us-east-1"
+#: The ledger state shown for an object the ledger has no record of
+NOT_RECORDED = "NOT_RECORDED"
 DESTINATION_REGION = "us-west-2"
 
 #: Keys uploaded in every scenario: plain, nested, with spaces and non-ASCII characters.
@@ -29,6 +41,13 @@ DEMO_KEYS = (
     "photos/Été 2024/plage + soleil #1.jpg",
     "data/part-0001.json",
 )
+
+#: A failure reason S3 does not send today: the registry has no entry for it (a test checks that).
+UNREGISTERED_REASON = "DstReplicaStorageClassUnsupported"
+#: AWS's example of a failure event (the replication-metrics-events page), the shape injected events take.
+FAILURE_EVENT_SAMPLE = REPO_ROOT / "events" / "s3-unknown-reason.json"
+#: A message cut short: not JSON, so ingest can never record it.
+POISON_MESSAGE = '{"Records": [{"eventName": "Replication:OperationFailedReplication", "s3": {"bucket": '
 
 REPLICATION_ACTIONS_SOURCE = [
     "s3:GetReplicationConfiguration",
@@ -89,6 +108,11 @@ class Account:
 
     def kms(self, region: str) -> Any:
         return self.clients("kms", region)
+
+    def send_to_failure_queue(self, body: str) -> None:
+        sqs = self.clients("sqs", SOURCE_REGION)
+        url = sqs.get_queue_url(QueueName=self.failure_queue_arn.rsplit(":", 1)[1])["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody=body)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -254,7 +278,7 @@ def healthy_setup(account: Account, names: ScenarioNames, **overrides: Any) -> N
         )
     if by_command:
         enroll_with_replimend(account, names)
-    else:
+    elif overrides.get("enrolled", True):
         enroll(account, names)
 
 
@@ -306,6 +330,11 @@ class Scenario:
     #: no event reports these objects: after the fix, ``replimend backfill`` with these
     #: ObjectReplicationStatuses finds and replicates them (``found_by: backfill``)
     backfill_statuses: tuple[str, ...] = ()
+    #: after the uploads: puts messages on the FailureQueue itself (given each uploaded (key, version
+    #: id)); returns their bodies
+    inject: Callable[[Account, ScenarioNames, Sequence[tuple[str, str]]], list[str]] | None = None
+    #: the injected messages are malformed: each must fail alone and end in the dead-letter queue
+    poison: bool = False
 
     def allowed_final(
         self, key: str, *, remediation: bool, expected_reason: str | None = None
@@ -314,7 +343,7 @@ class Scenario:
             return self.allowed_after_remediation if remediation else self.allowed_after_detection
         reason = self.expected_reason if not self.destinations else expected_reason
         if reason is None:
-            return frozenset({"COMPLETED"})  # replicated live, never in the ledger
+            return frozenset({NOT_RECORDED})  # replicated live: the ledger never hears of it
         if remediation and key in self.deleted_keys:
             return frozenset({"OBSOLETE"})
         return self.allowed_after_remediation if remediation else self.allowed_after_detection
@@ -539,6 +568,57 @@ def _fix_object_lock(account: Account, names: ScenarioNames) -> str:
     )
 
 
+def _setup_unenrolled_no_replicate(account: Account, names: ScenarioNames) -> None:
+    # replication really fails, but S3's own events go nowhere: only the injected ones arrive
+    healthy_setup(account, names, allow_replicate=False, enrolled=False)
+
+
+def failure_event(account: Account, names: ScenarioNames, key: str, version_id: str, reason: str) -> str:
+    """An SQS body as S3 sends it for a failed replication of ``key``, with ``reason``."""
+    document = json.loads(FAILURE_EVENT_SAMPLE.read_text(encoding="utf-8"))
+    record = document["Records"][0]
+    # the demo's clock is simulated: datetime.now() reads it
+    record["eventTime"] = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    record["responseElements"]["x-amz-request-id"] = secrets.token_hex(8).upper()
+    record["s3"]["bucket"] = {
+        "name": names.source_bucket,
+        "ownerIdentity": {"principalId": account.account_id},
+        "arn": f"arn:aws:s3:::{names.source_bucket}",
+    }
+    # S3 sends keys URL-encoded, a space as '+' (notification-content-structure)
+    record["s3"]["object"].update(
+        {
+            "key": quote_plus(key, safe="/"),
+            "versionId": version_id,
+            "sequencer": f"{secrets.randbits(64):018X}",
+        }
+    )
+    record["replicationEventData"].update(
+        {
+            "replicationRuleId": f"{names.slug}-to-{DESTINATION_REGION}",
+            "destinationBucket": f"arn:aws:s3:::{names.destination_bucket}",
+            "failureReason": reason,
+        }
+    )
+    return json.dumps(document)
+
+
+def _inject_unregistered_reason(
+    account: Account, names: ScenarioNames, versions: Sequence[tuple[str, str]]
+) -> list[str]:
+    bodies = [failure_event(account, names, key, version, UNREGISTERED_REASON) for key, version in versions]
+    for body in bodies:
+        account.send_to_failure_queue(body)
+    return bodies
+
+
+def _inject_poison(
+    account: Account, _names: ScenarioNames, _versions: Sequence[tuple[str, str]]
+) -> list[str]:
+    account.send_to_failure_queue(POISON_MESSAGE)
+    return [POISON_MESSAGE]
+
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("healthy", "Healthy rule (for contrast)", None, _setup_healthy),
     Scenario(
@@ -662,5 +742,26 @@ SCENARIOS: tuple[Scenario, ...] = (
         _fix_versioning,
         "enable versioning on the destination bucket",
         deleted_keys=(DEMO_KEYS[1],),
+    ),
+    # Injected after every bucket's uploads, in this order: the malformed message then shares its
+    # ingest batch with the unknown-reason events behind it.
+    Scenario(
+        "poison-message",
+        "A malformed message on the FailureQueue (its bucket is healthy)",
+        None,
+        _setup_healthy,
+        inject=_inject_poison,
+        poison=True,
+    ),
+    Scenario(
+        "unknown-reason",
+        "S3 reports a failure reason this release does not know",
+        UNREGISTERED_REASON,
+        _setup_unenrolled_no_replicate,
+        None,
+        "(none: a person must look at a reason replimend does not know; no job is started)",
+        inject=_inject_unregistered_reason,
+        allowed_after_remediation=frozenset({"ESCALATED"}),
+        allowed_after_detection=frozenset({"ESCALATED"}),
     ),
 )

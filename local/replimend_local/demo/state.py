@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 import time
 from collections import Counter
@@ -51,13 +53,18 @@ class DemoState:
         self.html_path = html_path
         self.keep = keep
         self.port = port
-        # wide enough for the tables when the output is a file or a pipe (rich's default is 80)
-        self.console = console or Console(width=None if sys.stdout.isatty() else 150)
+        # a terminal's width, or COLUMNS; else wide enough for the tables in a file or a pipe
+        sized = sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit()
+        self.console = console or Console(width=None if sized else 150)
         self.want_remediation = remediation
         self.objects: list[DemoObject] = []
         self.passes: list[dict[str, Any]] = []
         self.settings: Any = None  # RemediationSettings of the remediate function, when remediation runs
         self.fixes: dict[str, str] = {}
+        #: what scenarios put on the FailureQueue themselves, by scenario slug
+        self.injected: dict[str, list[str]] = {}
+        #: the bodies the FailureQueue's dead-letter queue holds after detection
+        self.dead_letters: list[str] = []
         self._event_tally: dict[tuple[str, str], Counter[str]] = {}
         self._tally_ms: dict[tuple[str, str], float] = {}
         self.started = time.monotonic()
@@ -81,6 +88,36 @@ class DemoState:
         except Exception:
             return None  # the version is gone
         return head.get("ReplicationStatus")
+
+    def _queue_url(self, logical_id: str) -> str:
+        assert self.aws is not None and self.runtime is not None
+        name = str(self.runtime.attribute(logical_id, "Arn")).rsplit(":", 1)[1]
+        return str(self.aws.client("sqs").get_queue_url(QueueName=name)["QueueUrl"])
+
+    def _peek_queue(self, logical_id: str) -> list[str]:
+        """Every message body a queue holds; each is made visible again (``--keep`` users see them)."""
+        assert self.aws is not None
+        sqs, url = self.aws.client("sqs"), self._queue_url(logical_id)
+        bodies: list[str] = []
+        handles: list[str] = []
+        while True:
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60)
+            if not messages.get("Messages"):
+                break
+            for message in messages["Messages"]:
+                bodies.append(message["Body"])
+                handles.append(message["ReceiptHandle"])
+        for handle in handles:
+            sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
+        return bodies
+
+    def _max_receive_count(self, logical_id: str) -> int | None:
+        assert self.aws is not None
+        attributes = self.aws.client("sqs").get_queue_attributes(
+            QueueUrl=self._queue_url(logical_id), AttributeNames=["RedrivePolicy"]
+        )["Attributes"]
+        policy = json.loads(attributes.get("RedrivePolicy") or "{}")
+        return int(policy["maxReceiveCount"]) if "maxReceiveCount" in policy else None
 
     def _replica_present(self, obj: DemoObject) -> bool:
         assert self.account is not None

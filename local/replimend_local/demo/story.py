@@ -11,15 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
-from rich.table import Table
 
 from replimend_local.demo.checks import DemoObject
-from replimend_local.demo.rendering import plural, status_text
+from replimend_local.demo.rendering import plural, table, tally
 from replimend_local.demo.report import Reporting
 from replimend_local.demo.scenarios import (
     DEMO_KEYS,
     DESTINATION_REGION,
+    NOT_RECORDED,
     SCENARIOS,
     SOURCE_REGION,
     Account,
@@ -101,6 +102,11 @@ class Demo(Reporting):
             f"  moto server [cyan]{aws.endpoint_url}[/], stack [cyan]{STACK_NAME}[/]: "
             f"{len(runtime.resources)} resources, functions {', '.join(runtime.functions)}"
         )
+        self.console.print(
+            f"  [bold]clock[/]: simulated, from {runtime.clock.now():%Y-%m-%d %H:%M:%S} UTC. Every time "
+            "shown reads it (functions, S3, the ledger); each remediation pass moves it 15 minutes on, so "
+            "schedules and backoffs elapse in seconds"
+        )
         return runtime
 
     def _parameters(self, source_arns: list[str]) -> dict[str, Any]:
@@ -137,23 +143,23 @@ class Demo(Reporting):
     def _set_up_scenarios(self) -> None:
         assert self.account is not None
         self.console.rule("1 · Enroll buckets and break them")
-        table = Table("scenario", "source (us-east-1)", "destination (us-west-2)", "what is wrong")
+        route = "source (us-east-1) → destination (us-west-2)"
+        buckets = table("scenario", route, "what is wrong", whole=("scenario", route))
         with self._progress() as progress:
             task = progress.add_task("Setting up buckets, roles, keys and rules", total=len(SCENARIOS))
             for scenario in SCENARIOS:
                 names = ScenarioNames(scenario.slug, self.account.account_id)
                 scenario.setup(self.account, names)
                 destinations = [names.destination(d.suffix) for d in scenario.destinations]
-                table.add_row(
+                buckets.add_row(
                     scenario.slug,
-                    names.source_bucket,
-                    "\n".join(destinations) or names.destination_bucket,
+                    f"{names.source_bucket} →\n" + ("\n".join(destinations) or names.destination_bucket),
                     scenario.title
                     if scenario.expected_reason or scenario.backfill_statuses
                     else "[green]nothing[/]",
                 )
                 progress.advance(task)
-        self.console.print(table)
+        self.console.print(buckets)
 
     def _upload(self) -> None:
         assert self.account is not None and self.runtime is not None
@@ -176,6 +182,20 @@ class Demo(Reporting):
                             DemoObject(scenario, names, key, response["VersionId"], bucket, reason, fix_pass)
                         )
                     progress.advance(task)
+        self._inject()
+
+    def _inject(self) -> None:
+        """What some scenarios put on the FailureQueue themselves, once every bucket's uploads are in."""
+        assert self.account is not None
+        for scenario in SCENARIOS:
+            if scenario.inject is None:
+                continue
+            names = ScenarioNames(scenario.slug, self.account.account_id)
+            versions = [(o.key, o.version_id) for o in self.objects if o.scenario.slug == scenario.slug]
+            self.injected[scenario.slug] = scenario.inject(self.account, names, versions)
+            what = "malformed message" if scenario.poison else "failure event"
+            sent = plural(len(self.injected[scenario.slug]), what)
+            self.console.print(f"  {scenario.slug}: {sent} put on the FailureQueue")
 
     # ------------------------------------------------------------------ detection
 
@@ -187,29 +207,35 @@ class Demo(Reporting):
         from replimend.models import ObjectRef
         from replimend.reasons import reason_entry
 
-        table = Table(
-            "scenario", "key", "replication", "failure reason", "category", "action", "ledger state"
+        detected = table(
+            "scenario",
+            "S3 replication",
+            "failure reason",
+            "ledger state",
+            whole=("scenario", "failure reason"),
         )
-        for obj in self.objects:
-            status = self._replication_status(obj)
-            record = self.ledger.get_failure(
-                ObjectRef(obj.names.source_bucket, obj.key, obj.version_id, obj.destination_bucket)
+        for scenario in SCENARIOS:
+            objects = [o for o in self.objects if o.scenario.slug == scenario.slug]
+            statuses = []
+            for obj in objects:
+                statuses.append(self._replication_status(obj) or "version gone")
+                record = self.ledger.get_failure(
+                    ObjectRef(obj.names.source_bucket, obj.key, obj.version_id, obj.destination_bucket)
+                )
+                if record is not None:
+                    obj.failure_reason = record.failure_reason
+                    obj.category = record.category
+                    obj.action = str(record.action)
+                    obj.detected_state = str(record.state)
+            detected.add_row(
+                scenario.slug,
+                tally(statuses),
+                ", ".join(sorted({o.failure_reason for o in objects if o.failure_reason})),
+                tally(o.detected_state or "not recorded" for o in objects),
             )
-            if record is not None:
-                obj.failure_reason = record.failure_reason
-                obj.category = record.category
-                obj.action = str(record.action)
-                obj.detected_state = str(record.state)
-            table.add_row(
-                obj.scenario.slug,
-                obj.key,
-                status_text(status),
-                obj.failure_reason or "",
-                obj.category or "",
-                obj.action or "",
-                obj.detected_state or "[dim]not recorded[/]",
-            )
-        self.console.print(table)
+        keys = ", ".join(repr(key) for key in DEMO_KEYS)
+        self.console.print(f"  S3's replication status of each bucket's {len(DEMO_KEYS)} objects ({keys}):")
+        self.console.print(detected)
 
         # one panel per failure reason: its fix once, then the command for each scenario it broke
         by_reason: dict[str, dict[str, DemoObject]] = {}
@@ -224,12 +250,13 @@ class Demo(Reporting):
             self.console.print(
                 Panel(
                     f"{entry.fix}\n\n{commands}",
-                    title=f"[bold]{entry.code}[/] ({entry.category}, {entry.action}): {len(scenarios)} "
+                    title=f"[bold]{reason}[/] ({entry.category}, {entry.action}): {len(scenarios)} "
                     f"scenario{'s' if len(scenarios) != 1 else ''}",
                     title_align="left",
                     expand=False,
                 )
             )
+        self._show_queue_outcomes()
         incidents = self.ledger.list_incidents(open_only=True)
         self.console.print(
             f"  {sum(1 for o in self.objects if o.failure_reason)} failed objects recorded, "
@@ -261,15 +288,15 @@ class Demo(Reporting):
         assert self.account is not None and self.runtime is not None
         self.console.rule("3 · Diagnosis names each cause; the operator applies the fixes")
         self._show_diagnoses()
-        fixes = Table("scenario", "fix applied", "command")
+        self.console.print("  The operator's fixes:")
         for scenario in SCENARIOS:
             if scenario.expected_reason is None and not scenario.backfill_statuses:
                 continue
             if scenario.destinations:
-                self._fix_destinations(scenario, 1, fixes)
+                self._fix_destinations(scenario, 1)
                 continue
             if scenario.fix is None:
-                fixes.add_row(scenario.slug, f"[yellow]{scenario.fix_summary}[/]", "")
+                self.console.print(f"  [bold]{scenario.slug}[/]: [yellow]{scenario.fix_summary}[/]")
                 continue
             names = ScenarioNames(scenario.slug, self.account.account_id)
             command = scenario.fix(self.account, names)
@@ -277,8 +304,7 @@ class Demo(Reporting):
             summary = (
                 f"[yellow]{scenario.fix_summary}[/]" if scenario.fix_claimed_only else scenario.fix_summary
             )
-            fixes.add_row(scenario.slug, summary, command)
-        self.console.print(fixes)
+            self.console.print(f"  [bold]{scenario.slug}[/]: {summary}\n    [cyan]$ {escape(command)}[/]")
 
         deleted = self._delete_versions()
         if deleted:
@@ -297,11 +323,8 @@ class Demo(Reporting):
         for number in range(1, MAX_REMEDIATION_PASSES + 1):
             if number > 1:
                 self._runbook_marks_fixed()
-                later = Table("scenario", "fix applied before this pass", "command")
                 for scenario in SCENARIOS:
-                    self._fix_destinations(scenario, number, later)
-                if later.row_count:
-                    self.console.print(later)
+                    self._fix_destinations(scenario, number)
             before_jobs = {job.job_id for job in self.ledger.list_jobs()}
             before_created = set(self._created_job_ids())
             before = self._snapshot()
@@ -314,7 +337,7 @@ class Demo(Reporting):
             if not pending_fix and not [o for o in self._open_objects() if o.fix_pass is not None]:
                 break
 
-    def _fix_destinations(self, scenario: Scenario, number: int, table: Table) -> None:
+    def _fix_destinations(self, scenario: Scenario, number: int) -> None:
         """The operator fixes the destinations of a multi-destination scenario due before pass ``number``."""
         assert self.account is not None
         names = ScenarioNames(scenario.slug, self.account.account_id)
@@ -322,8 +345,10 @@ class Demo(Reporting):
             if spec.broken and spec.fix_pass == number:
                 command = fix_destination(self.account, names, spec)
                 self.fixes[f"{scenario.slug}/{spec.suffix}"] = command
-                table.add_row(
-                    scenario.slug, f"enable versioning on {names.destination(spec.suffix)}", command
+                when = "" if number == 1 else f" (before pass {number})"
+                self.console.print(
+                    f"  [bold]{scenario.slug}[/]: enable versioning on {names.destination(spec.suffix)}{when}"
+                    f"\n    [cyan]$ {escape(command)}[/]"
                 )
 
     def _created_job_ids(self) -> list[str]:
@@ -339,7 +364,7 @@ class Demo(Reporting):
         if not scenarios:
             return
         self.console.rule("5 · Backfill: what no event reported, replicated by generated-manifest jobs")
-        table = Table("scenario", "statuses", "outcome", "job", "filter")
+        jobs = table("scenario", "statuses", "outcome", "job", "filter", whole=("scenario", "job"))
         started: list[str] = []
         for scenario in scenarios:
             names = ScenarioNames(scenario.slug, self.account.account_id)
@@ -349,14 +374,14 @@ class Demo(Reporting):
             )
             [source] = result["sources"]
             started += [source["job_id"]] if source.get("job_id") else []
-            table.add_row(
+            jobs.add_row(
                 scenario.slug,
                 statuses,
-                f"{source['outcome']}: {source['detail']}"[:70],
-                (source.get("job_id") or "")[:8],
+                f"{source['outcome']}: {source['detail']}",
+                source.get("job_id") or "",
                 json.dumps(source["filter"]),
             )
-        self.console.print(table)
+        self.console.print(jobs)
         for _ in range(12):  # track_jobs polls every 5 minutes
             if all(
                 (job := self.ledger.get_job(job_id)) is not None and job.outcome_recorded
@@ -368,7 +393,7 @@ class Demo(Reporting):
             job = self.ledger.get_job(job_id)
             if job is not None:
                 self.console.print(
-                    f"  backfill job {job_id[:8]} ({job.source_bucket}): {job.status}, "
+                    f"  backfill job {job_id} ({job.source_bucket}): {job.status}, "
                     f"{job.tasks_succeeded} replicated, {job.tasks_failed} failed; found_by: backfill"
                 )
 
@@ -380,22 +405,18 @@ class Demo(Reporting):
         assert self.aws is not None and self.account is not None
         reader = AwsConfigReader(self.aws.client)
         setup = Setup(failure_queue_arn=self.account.failure_queue_arn)
-        table = Table("scenario", "reason", "failing check", "evidence", "fix")
         for incident in self.ledger.list_incidents(open_only=True):
             target = Target(incident.source_bucket, incident.destination_bucket)
             result = diagnose(reader, target, setup, checks=checks_for_reason(incident.failure_reason))
             scenario = incident.source_bucket.removeprefix("replimend-demo-").removesuffix("-src")
+            self.console.print(f"  [bold]{scenario}[/] ({incident.failure_reason}):")
             for check in result.failed or ():
-                table.add_row(
-                    scenario,
-                    incident.failure_reason,
-                    check.name,
-                    check.evidence,
-                    (check.fix or "").splitlines()[0],
+                fix = escape((check.fix or "").splitlines()[0])
+                self.console.print(
+                    f"    [red]✗ {check.name}[/]: {escape(check.evidence)}\n      fix: [cyan]{fix}[/]"
                 )
             if not result.failed:
-                table.add_row(scenario, incident.failure_reason, "[yellow]none[/]", result.summary(), "")
-        self.console.print(table)
+                self.console.print(f"    [yellow]no check fails[/]: {escape(result.summary())}")
 
     def _fixer(self, source_bucket: str) -> str | None:
         """Who marks this source's incidents fixed: the operator, the runbook, or nobody."""
@@ -454,8 +475,7 @@ class Demo(Reporting):
         pairs_text = f"{plural(len(created), 'job')} started for {pairs}" if created else "no job started"
         verdict = "[green]one per pair ✓[/]" if one_per_pair else "[bold red]several jobs for one pair ✗[/]"
         self.console.print(
-            f"[bold]pass {number}[/] at {clock:%H:%M} (local clock): {pairs_text}"
-            + (f", {verdict}" if created else "")
+            f"[bold]pass {number}[/] at {clock:%H:%M}: {pairs_text}" + (f", {verdict}" if created else "")
         )
         if received:
             one_per_source = all(count == 1 for count in per_source.values())
@@ -547,15 +567,15 @@ class Demo(Reporting):
         from replimend.models import ObjectRef
 
         self.console.rule("6 · Final states" if remediation else "3 · Where things stand")
-        table = Table(
+        final = table(
             "scenario",
-            "key",
-            "final state",
-            "S3 status",
+            "ledger state",
+            "S3 replication",
             "attempts",
             "jobs",
-            "replica in us-west-2",
-            "allowed",
+            "replicas",
+            "ok",
+            whole=("scenario",),
         )
         for obj in self.objects:
             obj.allowed = obj.scenario.allowed_final(
@@ -565,11 +585,8 @@ class Demo(Reporting):
             record = self.ledger.get_failure(
                 ObjectRef(obj.names.source_bucket, obj.key, obj.version_id, obj.destination_bucket)
             )
-            if record is None and obj.scenario.destinations:
-                # one destination of several: its own outcome is its replica, whatever the others did
-                obj.final_state = "COMPLETED" if self._replica_present(obj) else "NOT_RECORDED"
-            elif record is None:
-                obj.final_state = self._replication_status(obj) or "NOT_RECORDED"
+            if record is None:
+                obj.final_state = NOT_RECORDED
             else:
                 obj.final_state = str(record.state)
                 obj.attempts = record.attempts
@@ -577,17 +594,21 @@ class Demo(Reporting):
                 obj.found_by = record.found_by
             obj.replica_present = self._replica_present(obj)
             obj.source_status = self._replication_status(obj)
-            table.add_row(
-                obj.scenario.slug,
-                obj.key,
-                obj.final_state,
-                status_text(obj.source_status) if obj.source_status else "[dim]version gone[/]",
-                str(obj.attempts),
-                ", ".join(j[:8] for j in obj.job_ids),
-                "yes" if obj.replica_present else "no",
-                "[green]✓[/]" if obj.ok else f"[red]✗ expected {'/'.join(sorted(obj.allowed))}[/]",
+        for scenario in SCENARIOS:
+            objects = [o for o in self.objects if o.scenario.slug == scenario.slug]
+            wrong = [o for o in objects if not o.ok]
+            final.add_row(
+                scenario.slug,
+                tally("not recorded" if o.final_state == NOT_RECORDED else o.final_state for o in objects),
+                tally(o.source_status or "version gone" for o in objects),
+                "/".join(str(a) for a in sorted({o.attempts for o in objects})),
+                str(len({job_id for o in objects for job_id in o.job_ids})),
+                f"{sum(o.replica_present for o in objects)} of {len(objects)}",
+                f"[red]✗ {wrong[0].key!r} expected {'/'.join(sorted(wrong[0].allowed))}[/]"
+                if wrong
+                else "[green]✓[/]",
             )
-        self.console.print(table)
+        self.console.print(final)
         if remediation:
             self._show_jobs()
             self._show_history()

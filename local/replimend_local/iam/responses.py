@@ -32,6 +32,10 @@ class IamSimulator:
     def handlers(self) -> list[hooks.Hook]:
         return simulation_hooks(self.evaluator)
 
+    def responders(self) -> dict[str, hooks.Responder]:
+        """SimulatePrincipalPolicy answered from (api params, request context), as the hooks do."""
+        return {"SimulatePrincipalPolicy": lambda params, _context: self.simulate_principal_policy(params)}
+
     def simulate_principal_policy(self, params: Mapping[str, Any]) -> dict[str, Any]:
         return self.evaluator.simulate_principal_policy(params)
 

@@ -130,6 +130,29 @@ def _log_level(environment: Mapping[str, str]) -> Iterator[None]:
         logger.setLevel(saved)
 
 
+@contextlib.contextmanager
+def _log_stream(environment: Mapping[str, str], stream: Any) -> Iterator[None]:
+    """The function's Powertools logger writes to ``stream`` for the invocation, as its prints do.
+
+    Powertools binds its handler to the ``sys.stdout`` of cold start, so redirecting stdout alone
+    would send the function's log lines to the console of whoever runs the stack, not to the
+    invocation's log (Lambda: the function's CloudWatch log stream)."""
+    service = environment.get("POWERTOOLS_SERVICE_NAME")
+    handlers = [
+        handler
+        for handler in (logging.getLogger(service).handlers if service else [])
+        if type(handler) is logging.StreamHandler  # a console's, not a file's
+    ]
+    saved = [handler.stream for handler in handlers]
+    for handler in handlers:
+        handler.setStream(stream)
+    try:
+        yield
+    finally:
+        for handler, previous in zip(handlers, saved, strict=True):
+            handler.setStream(previous)
+
+
 class HandlerError(RuntimeError):
     """The function's code cannot be loaded or has no such handler."""
 
@@ -235,13 +258,15 @@ class Invoker(RuntimeCore):
             started_at, started = self.clock.now(), time.perf_counter()
             result: Any = None
             error: str | None = None
-            redirect = contextlib.redirect_stdout(output) if self.capture_output else contextlib.nullcontext()
+            captured = self.capture_output
+            redirect = contextlib.redirect_stdout(output) if captured else contextlib.nullcontext()
             # what the handler prints and warns goes to its log stream, as in Lambda: kept on the invocation
             variables = self.function_environment(function)
             with (
                 environment(variables),
                 _log_level(variables),
                 redirect,
+                _log_stream(variables, output) if captured else contextlib.nullcontext(),
                 warnings.catch_warnings(record=True) as caught,
             ):
                 warnings.simplefilter("always")
