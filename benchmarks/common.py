@@ -172,10 +172,12 @@ def quiet_powertools_output() -> Callable[[], None]:
 
     handler = logger.registered_handler
     sink = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - closed by the returned undo
-    previous = handler.setStream(sink)  # type: ignore[attr-defined]
+    # swapped, not setStream(): that flushes the old stream, which an earlier caller may have closed
+    previous = handler.stream  # type: ignore[attr-defined]
+    handler.stream = sink  # type: ignore[attr-defined]
 
     def undo() -> None:
-        handler.setStream(previous)  # type: ignore[attr-defined]
+        handler.stream = previous  # type: ignore[attr-defined]
         sink.close()
 
     return undo

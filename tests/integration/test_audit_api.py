@@ -255,8 +255,11 @@ def test_summary_counts_repair_time_and_threshold_misses(api: Any) -> None:
     assert summary["rtc_threshold_misses_by_rule"] == [
         {"source_bucket": "src-bucket", "rule_id": "rule-1", "misses": 2}
     ]
-    # A period that starts after its default end (now) is a 400, not an error
+    # A period that starts in the future (no until: up to now) is empty, not an error
     status, body = api("/summary", since="2999-01-01T00:00:00Z")
+    assert status == 200 and body["failures"] == 0
+    # An explicit until before since is a 400
+    status, body = api("/summary", since="2999-01-01T00:00:00Z", until="2998-01-01T00:00:00Z")
     assert status == 400 and "since is after until" in body["message"]
     # A period before anything happened: zeros, with every field present
     _, empty = api("/summary", until=(T0 - timedelta(days=2)).isoformat())

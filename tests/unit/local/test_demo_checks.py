@@ -35,6 +35,6 @@ def test_multi_destination_scenarios_target_each_destination_their_rules_select(
     names = ScenarioNames(apart.slug, "123456789012")
     assert apart.targets(names, "photos/x.jpg") == [(names.destination("second"), "DstBucketUnversioned", 2)]
     assert apart.targets(names, "data/x.json") == [(names.destination("first"), "DstBucketUnversioned", 1)]
-    # the healthy destination's object is allowed COMPLETED only; a broken one REPLICATED after repair
-    assert two.allowed_final("k", remediation=True, expected_reason=None) == {"COMPLETED"}
+    # the healthy destination's object never enters the ledger; a broken one is REPLICATED after repair
+    assert two.allowed_final("k", remediation=True, expected_reason=None) == {"NOT_RECORDED"}
     assert two.allowed_final("k", remediation=True, expected_reason="DstBucketUnversioned") == {"REPLICATED"}

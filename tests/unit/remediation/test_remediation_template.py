@@ -84,6 +84,7 @@ _IAM_ACTION = {
     "s3:GetObjectLockConfiguration": "s3:GetBucketObjectLockConfiguration",
     "s3:GetBucketNotificationConfiguration": "s3:GetBucketNotification",
     "s3:HeadBucket": "s3:ListBucket",
+    "s3:ListBucketInventoryConfigurations": "s3:GetInventoryConfiguration",
 }
 
 

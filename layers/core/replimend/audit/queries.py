@@ -200,7 +200,8 @@ class AuditQueries:
     # ------------------------------------------------------------------ summary
 
     def summary(self, *, since: datetime | None = None, until: datetime | None = None) -> Summary:
-        until = until or self._clock()
+        if until is None:  # up to now; a period that starts later is empty, not an error
+            until = max(self._clock(), since) if since is not None else self._clock()
         since = since or until - timedelta(days=DEFAULT_SUMMARY_DAYS)
         if since > until:
             raise InvalidPeriod(f"since is after until ({until.isoformat()})")
