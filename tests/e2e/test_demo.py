@@ -218,7 +218,10 @@ def test_createjob_received_at_most_one_job_per_source_bucket_per_pass(
         sources = {ledger_jobs[job_id]["source_bucket"] for job_id in entry["created_jobs"]}
         assert sources == set(entry["created_jobs_per_source"])
         received += entry["created_jobs"]
-    assert len(received) == len(set(received)) and set(received) == set(ledger_jobs)
+    remediation_jobs = {job_id for job_id, job in ledger_jobs.items() if job["kind"] == "remediation"}
+    assert (
+        len(received) == len(set(received)) and set(received) == remediation_jobs
+    )  # backfill: outside passes
     assert "one per source ✓" in output
 
 
@@ -232,8 +235,8 @@ def test_a_healthy_destination_never_fails_while_the_broken_one_is_repaired(
     assert len(healthy) == len(broken) == len(DEMO_KEYS)
     # the healthy destination got its replicas live and never entered the ledger
     for obj in healthy:
-        assert obj["failure_reason"] is None and obj["final_state"] == "COMPLETED" and not obj["job_ids"]
-        assert obj["replica_present"]
+        assert obj["failure_reason"] is None and obj["final_state"] == NOT_RECORDED and not obj["job_ids"]
+        assert obj["replica_present"] and obj["source_replication_status"] == "COMPLETED"
     # the broken one was repaired by one job for the source, in the pass after its fix
     (job_id,) = {job_id for obj in broken for job_id in obj["job_ids"]}
     (job,) = [j for j in report["jobs"] if j["job_id"] == job_id]
@@ -347,7 +350,9 @@ def test_the_demos_html_report_renders_with_its_charts_in_chromium(
     figures = dict(re.findall(r'data-figure="([^"]+)"><strong>([^<]*)</strong>', loaded.dom))
     states = Counter(o["final_state"] for o in report["objects"])
     assert int(figures["given up"]) == states["GAVE_UP"] > 0
-    assert int(figures["repaired"]) == states["REPLICATED"] > 0
+    # repairs are of failures the ledger recorded; what backfill found already replicated is not one
+    repaired = sum(o["final_state"] == "REPLICATED" and o["found_by"] == "event" for o in report["objects"])
+    assert int(figures["repaired"]) == repaired > 0
 
 
 def test_a_malformed_message_fails_alone_and_ends_in_the_dead_letter_queue(
