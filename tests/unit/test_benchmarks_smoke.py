@@ -54,6 +54,13 @@ def test_results_and_summary_are_written(bench: tuple[dict[str, Any], Path]) -> 
     assert "DynamoDB cost of one failure's lifecycle" in summary
 
 
+def test_ingest_is_measured_against_its_floor_in_the_same_run(bench: tuple[dict[str, Any], Path]) -> None:
+    ingest = bench[0]["ingest"]
+    assert ingest["events_per_s"] > 0 and ingest["floor_events_per_s"] > 0
+    assert ingest["time_ratio"] > 0
+    assert "floor" in (bench[1] / "summary.md").read_text()
+
+
 def test_parse_counts_every_event_of_the_mix(bench: tuple[dict[str, Any], Path]) -> None:
     parse = bench[0]["parse"]
     assert parse["messages"] == 50
