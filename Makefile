@@ -76,13 +76,15 @@ $(LOCK_STAMP):
 	$(LOCK_VENV)/bin/python -m pip install --quiet 'pip-tools==$(PIP_TOOLS_VERSION)'
 	touch $@
 
-# pip-audit on both locks (exact versions, no resolution). Its advisory source is PyPI's JSON API: when
-# that cannot be reached (offline CI), one line says so and the audit is skipped, not failed.
+# pip-audit on both locks (exact versions, no resolution). Its advisory source is PyPI's per-release
+# JSON API (/pypi/<name>/<version>/json): when that cannot be reached (offline CI, a proxy that only
+# serves the package index), one line says so and the audit is skipped, not failed.
+AUDIT_PROBE := https://pypi.org/pypi/pip-audit/$(PIP_AUDIT_VERSION)/json
 audit: $(AUDIT_STAMP)
-	@if $(AUDIT_VENV)/bin/python -c 'import urllib.request; urllib.request.urlopen("https://pypi.org/pypi/pip/json", timeout=10)' 2>/dev/null; then \
+	@if $(AUDIT_VENV)/bin/python -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=10)' $(AUDIT_PROBE) 2>/dev/null; then \
 		$(AUDIT_VENV)/bin/pip-audit --progress-spinner off --disable-pip --require-hashes -r $(LOCK) && \
 		$(AUDIT_VENV)/bin/pip-audit --progress-spinner off --disable-pip --no-deps -r $(LAYER_LOCK); \
-	else echo "pip-audit skipped: its advisory source (pypi.org) is unreachable"; fi
+	else echo "pip-audit skipped: its advisory source ($(AUDIT_PROBE)) is unreachable"; fi
 
 $(AUDIT_STAMP): $(if $(call venv_stale,$(AUDIT_VENV)),FORCE)
 	rm -rf $(AUDIT_VENV)
