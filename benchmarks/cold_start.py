@@ -28,6 +28,8 @@ ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_LAMBDA_FUNCTION_NAME": "replimend-bench",
+    # As in Lambda, so the Tracer is enabled and patches botocore at import, as it does there.
+    "LAMBDA_TASK_ROOT": "/var/task",
     "POWERTOOLS_SERVICE_NAME": "replimend",
     "POWERTOOLS_METRICS_NAMESPACE": "Replimend",
     "LEDGER_TABLE": "replimend-Ledger",
