@@ -11,8 +11,8 @@ LAYER_LOCK := layers/core/requirements.txt
 PIP_TOOLS_VERSION := 7.6.2
 LOCK_VENV := .venv-lock
 LOCK_STAMP := $(LOCK_VENV)/.installed-$(PIP_TOOLS_VERSION)
-PIP_COMPILE := $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --no-strip-extras \
-	--no-emit-index-url --no-emit-find-links --custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade,)
+PIP_COMPILE := CUSTOM_COMPILE_COMMAND='make lock' $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes \
+	--no-strip-extras --no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade,)
 # The layer leaves out what the Lambda runtime provides: boto3, botocore and the packages only they need.
 LAYER_EXCLUDES := boto3 botocore python-dateutil six urllib3 s3transfer
 PIP_AUDIT_VERSION := 2.10.1
@@ -63,7 +63,8 @@ lock: $(LOCK_STAMP)
 	$(PIP_COMPILE) --allow-unsafe --extra dev --output-file $(LOCK) \
 		pyproject.toml build/local-deps.in layers/core/requirements.in requirements/dev.in
 	sed -n 's/^\([A-Za-z0-9_.-]*\)\(\[[^]]*\]\)\{0,1\}==\([^ ]*\).*/\1==\3/p' $(LOCK) > build/dev-pins.txt
-	cd layers/core && ../../$(PIP_COMPILE) $(addprefix --unsafe-package ,$(LAYER_EXCLUDES)) \
+	cd layers/core && $(subst $(LOCK_VENV)/,../../$(LOCK_VENV)/,$(PIP_COMPILE)) \
+		$(addprefix --unsafe-package ,$(LAYER_EXCLUDES)) \
 		--constraint ../../build/dev-pins.txt --output-file requirements.txt requirements.in
 	rm -rf build/layer-wheels
 	$(LOCK_VENV)/bin/python -m pip download --quiet --require-hashes --no-deps --only-binary=:all: \
