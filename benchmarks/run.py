@@ -7,7 +7,8 @@ for the job-splitting run, default "10000:2500"; "0" skips it), BENCH_MESSAGES (
 workload, default 500), BENCH_PARSE_MESSAGES (default 20000), BENCH_SEEDING ("batch" or
 "record_event"), BENCH_COST_FAILURES (failures of the DynamoDB cost lifecycle, default 1000),
 BENCH_COLD_START_REPEATS (fresh interpreters per cold-start figure, default 7; 0 skips it),
-BENCH_MANIFEST_OBJECTS (objects of the manifest figure, default 1000000; 0 skips it).
+BENCH_MANIFEST_OBJECTS (objects of the manifest figure, default 1000000; 0 skips it),
+BENCH_STORM_EVENTS (failures of the end-to-end storm, default 500; 0 skips it).
 Nothing reaches AWS: fake credentials, moto in-process, CreateJob answered by a hook.
 """
 
@@ -64,6 +65,7 @@ def run_all(
     cost_failures: int = 1000,
     cold_start_repeats: int = 7,
     manifest_objects: int = 1_000_000,
+    storm_events: int = 500,
 ) -> dict[str, Any]:
     from benchmarks.cold_start import run_cold_start
     from benchmarks.cost_bench import run_cost
@@ -71,6 +73,7 @@ def run_all(
     from benchmarks.manifest_bench import run_manifest
     from benchmarks.parse_bench import run_parse
     from benchmarks.remediation_bench import run_remediation
+    from benchmarks.storm_bench import run_storm
 
     started = time.perf_counter()
     results: dict[str, Any] = {"machine": machine_info()}
@@ -84,6 +87,10 @@ def run_all(
     if manifest_objects:
         _log(f"manifest: {manifest_objects} objects built (spooled) and uploaded")
         results["manifest_1m"] = run_manifest(manifest_objects)
+    if storm_events:
+        _log(f"storm: {storm_events} failures of one source, end to end through the local runtime")
+        results["storm"] = run_storm(storm_events)
+        _log(f"  {results['storm']['seconds']} s, {results['storm']['jobs']} job(s)")
     remediation = []
     for failures in failure_counts:
         _log(f"remediation: {failures} failures of one pair ({seeding} seeding)")
@@ -104,6 +111,10 @@ def run_all(
         all(run["ok"] for run in remediation)
         and results.get("remediation_split", {}).get("ok", True)
         and results["cost"]["ok"]
+        and (
+            "storm" not in results
+            or (results["storm"]["lost"] == 0 and results["storm"]["jobs"] == results["storm"]["min_jobs"])
+        )
     )
     results["wall_seconds"] = round(time.perf_counter() - started, 1)
     return results
@@ -205,6 +216,18 @@ def summary_markdown(results: dict[str, Any]) -> str:
             "(skips only the always-true put conditions; the pass itself is unchanged)."
         )
     lines += ["", *cold_start_markdown(results.get("cold_start"))]
+    if results.get("storm"):
+        storm = results["storm"]
+        lines += [
+            "",
+            f"## Storm: {storm['events']:,} failures of one source, end to end through the local runtime",
+            "",
+            f"**lost {storm['lost']}, {storm['ledger_objects']:,} objects in the ledger, "
+            f"{storm['replicated']:,} REPLICATED; {storm['jobs']} job(s) against a minimum of "
+            f"{storm['min_jobs']}** ({storm['create_job_calls']} job(s) S3 accepted); {storm['seconds']} s "
+            f"(uploads and ingest {storm['ingest_seconds']} s), "
+            f"{storm['failed_invocations']} failed invocations.",
+        ]
     if results.get("manifest_1m"):
         manifest = results["manifest_1m"]
         lines += [
@@ -302,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         cost_failures=_int_env("BENCH_COST_FAILURES", 1000) or 1,
         cold_start_repeats=_int_env("BENCH_COLD_START_REPEATS", 7),
         manifest_objects=_int_env("BENCH_MANIFEST_OBJECTS", 1_000_000),
+        storm_events=_int_env("BENCH_STORM_EVENTS", 500),
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1, sort_keys=False) + "\n", encoding="utf-8")

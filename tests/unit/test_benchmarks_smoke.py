@@ -34,6 +34,7 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, 
         env.setenv("BENCH_COST_FAILURES", "5")
         env.setenv("BENCH_COLD_START_REPEATS", "1")
         env.setenv("BENCH_MANIFEST_OBJECTS", "50")
+        env.setenv("BENCH_STORM_EVENTS", "3")
         # When `make bench` runs (small)
         assert bench_run.main(["--out", str(out)]) == 0
     yield json.loads(out.read_text()), out.parent
@@ -79,6 +80,13 @@ def test_the_manifest_figure_uploads_every_row_and_measures_memory(
     assert manifest["objects"] == 50 and manifest["seconds"] > 0
     assert manifest["manifest_bytes"] > 50 * len("replimend-bench-source,")
     assert manifest["peak_rss_mb"] >= 0 and manifest["spool_bytes_per_object"] > 100
+
+
+def test_the_storm_loses_nothing_and_starts_the_minimum_of_jobs(bench: tuple[dict[str, Any], Path]) -> None:
+    storm = bench[0]["storm"]
+    assert storm["events"] == storm["ledger_objects"] == storm["replicated"] == 3
+    assert storm["lost"] == 0 and storm["jobs"] == storm["min_jobs"] == storm["create_job_calls"] == 1
+    assert storm["failed_invocations"] == 0
 
 
 def test_parse_counts_every_event_of_the_mix(bench: tuple[dict[str, Any], Path]) -> None:
