@@ -5,7 +5,10 @@
 Environment: BENCH_FAILURES (remediation sizes, default "1000,10000"), BENCH_SPLIT ("failures:limit"
 for the job-splitting run, default "10000:2500"; "0" skips it), BENCH_MESSAGES (ingest messages per
 workload, default 500), BENCH_PARSE_MESSAGES (default 20000), BENCH_SEEDING ("batch" or
-"record_event"), BENCH_COST_FAILURES (failures of the DynamoDB cost lifecycle, default 1000).
+"record_event"), BENCH_COST_FAILURES (failures of the DynamoDB cost lifecycle, default 1000),
+BENCH_COLD_START_REPEATS (fresh interpreters per cold-start figure, default 7; 0 skips it),
+BENCH_MANIFEST_OBJECTS (objects of the manifest figure, default 1000000; 0 skips it),
+BENCH_STORM_EVENTS (failures of the end-to-end storm, default 500; 0 skips it).
 Nothing reaches AWS: fake credentials, moto in-process, CreateJob answered by a hook.
 """
 
@@ -60,11 +63,17 @@ def run_all(
     split: tuple[int, int] | None,
     seeding: str,
     cost_failures: int = 1000,
+    cold_start_repeats: int = 7,
+    manifest_objects: int = 1_000_000,
+    storm_events: int = 500,
 ) -> dict[str, Any]:
+    from benchmarks.cold_start import run_cold_start
     from benchmarks.cost_bench import run_cost
     from benchmarks.ingest_bench import run_ingest
+    from benchmarks.manifest_bench import run_manifest
     from benchmarks.parse_bench import run_parse
     from benchmarks.remediation_bench import run_remediation
+    from benchmarks.storm_bench import run_storm
 
     started = time.perf_counter()
     results: dict[str, Any] = {"machine": machine_info()}
@@ -72,6 +81,16 @@ def run_all(
     results["parse"] = run_parse(parse_messages)
     _log(f"ingest handler against moto: {ingest_messages} messages per workload")
     results["ingest"] = run_ingest(ingest_messages)
+    if cold_start_repeats:
+        _log(f"cold start: each handler and the floor, median of {cold_start_repeats} fresh interpreters")
+        results["cold_start"] = run_cold_start(cold_start_repeats)
+    if manifest_objects:
+        _log(f"manifest: {manifest_objects} objects built (spooled) and uploaded")
+        results["manifest_1m"] = run_manifest(manifest_objects)
+    if storm_events:
+        _log(f"storm: {storm_events} failures of one source, end to end through the local runtime")
+        results["storm"] = run_storm(storm_events)
+        _log(f"  {results['storm']['seconds']} s, {results['storm']['jobs']} job(s)")
     remediation = []
     for failures in failure_counts:
         _log(f"remediation: {failures} failures of one pair ({seeding} seeding)")
@@ -92,6 +111,10 @@ def run_all(
         all(run["ok"] for run in remediation)
         and results.get("remediation_split", {}).get("ok", True)
         and results["cost"]["ok"]
+        and (
+            "storm" not in results
+            or (results["storm"]["lost"] == 0 and results["storm"]["jobs"] == results["storm"]["min_jobs"])
+        )
     )
     results["wall_seconds"] = round(time.perf_counter() - started, 1)
     return results
@@ -130,6 +153,10 @@ def summary_markdown(results: dict[str, Any]) -> str:
         f"(median {parse['events_per_second_median']:,}), {parse['microseconds_per_event_best']} µs/event",
         "",
         "## Ingest handler (functions/ingest/app.py) against moto DynamoDB",
+        "",
+        f"Realistic mix, new events: **{results['ingest']['events_per_s']} events/s against a floor of "
+        f"{results['ingest']['floor_events_per_s']}** (each body json-decoded, one conditional PutItem per "
+        f"event, same moto backend): handler time / floor time **{results['ingest']['time_ratio']}x**.",
         "",
         "| workload | pass | events | events/s | DynamoDB calls/event | calls by operation per event "
         "| time in AWS calls | handler/parse time |",
@@ -188,6 +215,30 @@ def summary_markdown(results: dict[str, Any]) -> str:
             "Seeding mode `batch`: Ledger.record_event computed every item, written with BatchWriteItem "
             "(skips only the always-true put conditions; the pass itself is unchanged)."
         )
+    lines += ["", *cold_start_markdown(results.get("cold_start"))]
+    if results.get("storm"):
+        storm = results["storm"]
+        lines += [
+            "",
+            f"## Storm: {storm['events']:,} failures of one source, end to end through the local runtime",
+            "",
+            f"**lost {storm['lost']}, {storm['ledger_objects']:,} objects in the ledger, "
+            f"{storm['replicated']:,} REPLICATED; {storm['jobs']} job(s) against a minimum of "
+            f"{storm['min_jobs']}** ({storm['create_job_calls']} job(s) S3 accepted); {storm['seconds']} s "
+            f"(uploads and ingest {storm['ingest_seconds']} s), "
+            f"{storm['failed_invocations']} failed invocations.",
+        ]
+    if results.get("manifest_1m"):
+        manifest = results["manifest_1m"]
+        lines += [
+            "",
+            f"## Manifest of {manifest['objects']:,} objects, built and uploaded",
+            "",
+            f"**{manifest['seconds']} s, peak RSS {manifest['peak_rss_mb']} MB above baseline** "
+            f"(building alone {manifest['build_seconds']} s, {manifest['build_peak_rss_mb']} MB; the rest is "
+            f"moto receiving the upload in-process); {manifest['spool_bytes_per_object']} bytes spooled to "
+            f"the spool files per object; manifest {manifest['manifest_bytes']:,} bytes.",
+        ]
     lines += [
         "",
         *cost_markdown(results["cost"]),
@@ -196,6 +247,23 @@ def summary_markdown(results: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def cold_start_markdown(cold: dict[str, Any] | None) -> list[str]:
+    if not cold:
+        return []
+    lines = [
+        "## Cold start: importing each handler module in a fresh interpreter",
+        "",
+        f"Against the floor ({cold['floor']}), median of {cold['repeats']} runs in `{cold['python']}`.",
+        "",
+        "| function | import s | floor s | ratio |",
+        "|---|---|---|---|",
+    ]
+    for name, figure in cold.items():
+        if isinstance(figure, dict):
+            lines.append(f"| {name} | {figure['import_s']} | {figure['floor_s']} | {figure['ratio']} |")
+    return lines
 
 
 def cost_markdown(cost: dict[str, Any]) -> list[str]:
@@ -255,6 +323,9 @@ def main(argv: list[str] | None = None) -> int:
         split=_split_from_environment(),
         seeding=seeding,
         cost_failures=_int_env("BENCH_COST_FAILURES", 1000) or 1,
+        cold_start_repeats=_int_env("BENCH_COLD_START_REPEATS", 7),
+        manifest_objects=_int_env("BENCH_MANIFEST_OBJECTS", 1_000_000),
+        storm_events=_int_env("BENCH_STORM_EVENTS", 500),
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1, sort_keys=False) + "\n", encoding="utf-8")

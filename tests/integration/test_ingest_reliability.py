@@ -6,12 +6,14 @@ from __future__ import annotations
 import copy
 import json
 import random
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from replimend.errors import AwsCallError
@@ -19,7 +21,7 @@ from replimend.ledger import table as table_module
 from replimend.ledger.objects import record_from_item
 from replimend_local.sam_template import load_template, table_create_kwargs
 from tests.conftest import load_event
-from tests.integration.test_ingest import FakeLambdaContext, load_ingest_app
+from tests.integration.test_ingest import FakeLambdaContext, emf_documents, load_ingest_app, metric_total
 
 T0 = datetime(2024, 9, 5, 21, 0, tzinfo=UTC)
 REASONS = ["DstPutObjectNotPermitted", "DstVersionNotFound", "SrcVersionNotFound", "NoSuchReasonYet"]
@@ -143,4 +145,49 @@ def test_throttled_writes_fail_only_their_messages_and_redelivery_records_everyt
         # Then some messages were redelivered, none would reach the DLQ, and the ledger is whole
         assert throttled > 0 and max(receives.values()) > 1
         monkeypatch.setattr(table_module.Table, "call", real_call)
+        assert snapshot(flaky_table) == snapshot(clean_table)
+
+
+def test_dynamodb_throttling_injected_below_the_ledger_is_redelivered_visible_and_never_dead_lettered(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    rng = random.Random(5)
+    messages = [(f"m-{n}", s3_body(n, rng)) for n in range(60)]
+    with mock_aws():
+        clean_app, clean_table = fresh_app(monkeypatch, "clean")
+        deliver(clean_app, messages)
+        # Given DynamoDB answering one call in ten with a throttling error, injected through botocore's
+        # before-call hook (so below the ledger's own code, as the SDK raises it once its retries give up)
+        faults = random.Random(13)
+        throttled: Counter[str] = Counter()
+
+        def throttle(event_name: str, **_: Any) -> None:
+            if faults.random() < 0.1:
+                operation = event_name.rsplit(".", 1)[-1]
+                throttled[operation] += 1
+                raise ClientError(
+                    {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, operation
+                )
+
+        if boto3.DEFAULT_SESSION is None:
+            boto3.setup_default_session()
+        session = boto3.DEFAULT_SESSION
+        assert session is not None
+        session.events.register("before-call.dynamodb.*", throttle)  # clients made from now on
+        try:
+            flaky_app, flaky_table = fresh_app(monkeypatch, "flaky")
+            capsys.readouterr()
+            caplog.clear()
+            receives = deliver(flaky_app, messages)
+        finally:
+            session.events.unregister("before-call.dynamodb.*", throttle)
+        output = capsys.readouterr().out
+        # Then messages were failed and redelivered, none would have reached the DLQ
+        assert sum(throttled.values()) > 0 and max(receives.values()) > 1
+        # and every failed message is counted and logged
+        failures = metric_total(emf_documents(output), "RecordFailures")
+        logged = [r for r in caplog.records if r.getMessage() == "message not recorded; left for redelivery"]
+        assert failures > 0 and len(logged) == failures
+        assert all("ThrottlingException" in str(getattr(r, "error", "")) for r in logged)
+        # and the ledger ends exactly as without the faults
         assert snapshot(flaky_table) == snapshot(clean_table)

@@ -32,6 +32,9 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, 
         env.setenv("BENCH_MESSAGES", str(STORM_EVENTS))
         env.setenv("BENCH_PARSE_MESSAGES", "50")
         env.setenv("BENCH_COST_FAILURES", "5")
+        env.setenv("BENCH_COLD_START_REPEATS", "1")
+        env.setenv("BENCH_MANIFEST_OBJECTS", "50")
+        env.setenv("BENCH_STORM_EVENTS", "3")
         # When `make bench` runs (small)
         assert bench_run.main(["--out", str(out)]) == 0
     yield json.loads(out.read_text()), out.parent
@@ -52,6 +55,38 @@ def test_results_and_summary_are_written(bench: tuple[dict[str, Any], Path]) -> 
     summary = (directory / "summary.md").read_text()
     assert "# replimend benchmarks" in summary
     assert "DynamoDB cost of one failure's lifecycle" in summary
+
+
+def test_ingest_is_measured_against_its_floor_in_the_same_run(bench: tuple[dict[str, Any], Path]) -> None:
+    ingest = bench[0]["ingest"]
+    assert ingest["events_per_s"] > 0 and ingest["floor_events_per_s"] > 0
+    assert ingest["time_ratio"] > 0
+    assert "floor" in (bench[1] / "summary.md").read_text()
+
+
+def test_cold_start_of_every_function_is_a_ratio_to_the_floor(bench: tuple[dict[str, Any], Path]) -> None:
+    cold = bench[0]["cold_start"]
+    for name in ("ingest", "remediate", "track_jobs"):
+        figure = cold[name]
+        assert figure["import_s"] > 0 and figure["floor_s"] > 0
+        assert figure["ratio"] == pytest.approx(figure["import_s"] / figure["floor_s"], abs=0.02)
+    assert "Cold start" in (bench[1] / "summary.md").read_text()
+
+
+def test_the_manifest_figure_uploads_every_row_and_measures_memory(
+    bench: tuple[dict[str, Any], Path],
+) -> None:
+    manifest = bench[0]["manifest_1m"]
+    assert manifest["objects"] == 50 and manifest["seconds"] > 0
+    assert manifest["manifest_bytes"] > 50 * len("replimend-bench-source,")
+    assert manifest["peak_rss_mb"] >= 0 and manifest["spool_bytes_per_object"] > 100
+
+
+def test_the_storm_loses_nothing_and_starts_the_minimum_of_jobs(bench: tuple[dict[str, Any], Path]) -> None:
+    storm = bench[0]["storm"]
+    assert storm["events"] == storm["ledger_objects"] == storm["replicated"] == 3
+    assert storm["lost"] == 0 and storm["jobs"] == storm["min_jobs"] == storm["create_job_calls"] == 1
+    assert storm["failed_invocations"] == 0
 
 
 def test_parse_counts_every_event_of_the_mix(bench: tuple[dict[str, Any], Path]) -> None:

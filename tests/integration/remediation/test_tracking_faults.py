@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 from replimend.models import ObjectState
+from replimend.wiring import publish_tracking_metrics
 from tests.integration.remediation.conftest import REPORTS, SOURCE, World
+from tests.integration.remediation.test_remediation_faults import Metrics
 from tests.integration.remediation.test_remediation_tracking import (
     PREFIX,
     job_event,
@@ -65,7 +67,9 @@ def test_a_crash_between_report_rows_is_finished_by_the_next_run_without_applyin
         "garbage rows",  # rows that are not a report's
     ],
 )
-def test_a_damaged_report_leaves_nothing_in_job(world: World, report: str) -> None:
+def test_a_damaged_report_leaves_nothing_in_job(
+    world: World, report: str, caplog: pytest.LogCaptureFixture
+) -> None:
     versions = start_job(world, KEYS)
     rows = [ok(k, v) for k, v in versions.items()]
     if report == "truncated":
@@ -75,10 +79,17 @@ def test_a_damaged_report_leaves_nothing_in_job(world: World, report: str) -> No
     else:
         world.s3.put_object(Bucket=REPORTS, Key=f"{PREFIX}/job-job-1/manifest.json", Body=b"{not json")
     world.expect_describe_job("job-1", "Complete", succeeded=len(KEYS))
-    (update,) = world.tracker().handle_event(job_event("job-1", "Complete")).jobs
+    result = world.tracker().handle_event(job_event("job-1", "Complete"))
+    (update,) = result.jobs
     states = [world.state_of(k, v) for k, v in versions.items()]
     assert ObjectState.IN_JOB not in states
     assert update.replicated + update.returned == len(KEYS)
+    # and the damage is visible: a log line, and the unread rows or returned objects in the metrics
+    logged = {r.getMessage() for r in caplog.records}
+    assert logged & {"unreadable completion report", "unreadable report row"}
+    metrics = Metrics()
+    publish_tracking_metrics(result, metrics)
+    assert metrics.values["ReportRowsUnreadable"] + metrics.values["ObjectsReturnedFromJob"] > 0
 
 
 def test_a_job_status_nobody_documented_is_kept_and_polled_again(world: World) -> None:

@@ -1,7 +1,8 @@
 """ingest: parse, classify and record S3 replication events in the ledger, with metrics.
 
 The ingest function calls ``ingest_message`` once per SQS message. A message that cannot be parsed
-raises (the batch reports it as failed, SQS redelivers it and finally moves it to the DLQ); events
+raises (the batch reports it as failed, SQS redelivers it and finally moves it to the DLQ), and so
+does one whose events could not all be recorded (counted as RecordFailures); events
 with unknown failure reasons are recorded as ESCALATED and logged, never dropped.
 """
 
@@ -74,7 +75,17 @@ def ingest_message(
             extra={"message_id": message_id, "error": str(exc)},
         )
         raise
-    return record_events(events, ledger, classify=classify)
+    try:
+        return record_events(events, ledger, classify=classify)
+    except ReplimendError as exc:
+        # A ledger write failed (throttled, say): the message goes back to SQS and is recorded on
+        # redelivery (recording is idempotent); this metric and log line make the fault visible.
+        metrics.add_metric(name="RecordFailures", unit=MetricUnit.Count, value=1)
+        logger.warning(
+            "message not recorded; left for redelivery",
+            extra={"message_id": message_id, "error": str(exc)},
+        )
+        raise
 
 
 def record_events(

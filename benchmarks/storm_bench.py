@@ -1,0 +1,88 @@
+"""A storm: N replication failures of one source bucket, end to end through the local runtime.
+
+The source replicates to a destination whose versioning was suspended, so the emulated S3 fails every
+upload and sends each failure event to the FailureQueue; the SQS event source delivers them to the
+ingest handler in the template's batches. Then the cause is fixed and marked so, the schedule fires,
+the remediate handler starts its jobs, the emulated Batch Operations runs them and track_jobs reads
+their reports. Reported: what the ledger holds against what was sent, and the jobs against the
+minimum (one per source per pass, split only at MaxObjectsPerJob).
+
+`make bench` runs 500 (BENCH_STORM_EVENTS): 500 took 178 s here (0.36 s per failure), so 100,000
+through the embedded AWS would take hours; the in-process remediation benchmark covers 10,000.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from benchmarks.common import rounded
+
+SOURCE_PREFIX = "storm"
+MAX_OBJECTS_PER_JOB = 1_000_000  # template.yaml's default
+
+
+def run_storm(events: int) -> dict[str, Any]:
+    from replimend.models import ObjectState
+    from replimend_local.stack import local_stack
+    from tests.e2e.e2e_stack import DESTINATION_REGION, Stack
+
+    started = time.perf_counter()
+    with local_stack(
+        stack_name="replimend-storm",
+        parameters={"LogLevel": "ERROR", "SourceBucketArns": f"arn:aws:s3:::{SOURCE_PREFIX}-src"},
+    ) as local:
+        stack = Stack(local)
+        source, destination, _role = stack.replicated_bucket_pair(
+            SOURCE_PREFIX, destination_versioning="Suspended"
+        )
+        s3 = stack.client("s3")
+        for number in range(events):
+            s3.put_object(Bucket=source, Key=f"storm/{number:07d}.bin", Body=b"x")
+        stack.runtime.drain(max_rounds=max(200, events))
+        ingested = time.perf_counter()
+        ledger = stack.ledger
+        stack.client("s3", DESTINATION_REGION).put_bucket_versioning(
+            Bucket=destination, VersioningConfiguration={"Status": "Enabled"}
+        )
+        for incident in ledger.list_incidents(open_only=True):
+            ledger.set_incident_fixed(
+                incident.source_bucket, incident.destination_bucket, incident.failure_reason, actor="bench"
+            )
+        stack.runtime.advance(minutes=15)
+        stack.runtime.advance(minutes=5)
+        jobs = [job for job in ledger.list_jobs() if job.source_bucket == source]
+        states: dict[str, int] = {}
+        objects = 0
+        for number in range(events):
+            history = ledger.history(source, f"storm/{number:07d}.bin")
+            if history:
+                objects += 1
+                final = history[-1].to_state
+                if final is not None:
+                    states[str(final)] = states.get(str(final), 0) + 1
+        # Every CreateJob S3 accepted left a job there (the emulator, like S3, lists them for 90 days).
+        s3control = stack.client("s3control")
+        listed, token = 0, None
+        while True:
+            page = s3control.list_jobs(
+                AccountId=stack.aws.account_id, **({"NextToken": token} if token else {})
+            )
+            listed += sum(1 for job in page.get("Jobs", []) if job.get("Operation") == "S3ReplicateObject")
+            token = page.get("NextToken")
+            if not token:
+                break
+        failed_invocations = sum(1 for i in stack.runtime.invocations if not i.ok)
+    return {
+        "events": events,
+        "lost": events - objects,
+        "ledger_objects": objects,
+        "replicated": states.get(str(ObjectState.REPLICATED), 0),
+        "jobs": len(jobs),
+        "min_jobs": math.ceil(events / MAX_OBJECTS_PER_JOB) if events else 0,
+        "create_job_calls": listed,
+        "failed_invocations": failed_invocations,
+        "ingest_seconds": rounded(ingested - started, 1),
+        "seconds": rounded(time.perf_counter() - started, 1),
+    }
