@@ -22,7 +22,8 @@ failed. Tags travel with ``s3:ReplicateObject`` (no ``s3:ReplicateTags`` needed)
 Outages: :meth:`ReplicationBackend.set_region_available` marks a Region unavailable; replication to a
 destination in it leaves the source PENDING and sends no event, and resumes when the Region is back,
 as AWS documents (replication-status.html). What a Batch Replication task does meanwhile AWS does not
-document: here its task fails with the code PENDING and the object resumes with the Region.
+document: here the task's outcome is PENDING (not a success; the Batch Operations emulator reports
+the task failed, UnknownError) and the object resumes with the Region.
 
 Triggers: the ``after-call`` hooks of s3 PutObject, CopyObject and CompleteMultipartUpload on hooked
 sessions (see :meth:`ReplicationEngine.handlers` and :mod:`replimend_local.hooks`), or

@@ -1071,3 +1071,24 @@ def test_a_destination_broken_when_the_region_comes_back_fails_then(account: Emb
     assert head_status(account, SRC, "docs/report.csv", version) == "FAILED"
     [document] = account.drain(queue)
     assert document["Records"][0]["replicationEventData"]["failureReason"] == "DstBucketUnversioned"
+
+
+def test_a_batch_task_during_an_outage_leaves_the_object_pending_until_the_region_is_back(
+    account: EmbeddedAccount,
+) -> None:
+    # Given a version that failed live (unversioned destination in us-west-2), then fixed
+    account.bucket(SRC)
+    west_bucket(account, DST)
+    account.replicate(SRC, account.replication_role("replication", SRC, DST), rule(DST))
+    account.s3.put_bucket_versioning(Bucket=DST, VersioningConfiguration={"Status": "Suspended"})
+    version = put(account)
+    assert head_status(account, SRC, "docs/report.csv", version) == "FAILED"
+    account.s3.put_bucket_versioning(Bucket=DST, VersioningConfiguration={"Status": "Enabled"})
+    # When Batch Replication re-drives it while us-west-2 is out (AWS documents nothing for this case)
+    account.engine.set_region_available(WEST, False)
+    outcomes = account.engine.replicate_version(SRC, "docs/report.csv", version, trigger="batch")
+    # Then the task does not complete it: the source waits PENDING, and completes when the Region is back
+    assert [o.status for o in outcomes] == ["PENDING"] and not outcomes[0].succeeded
+    assert head_status(account, SRC, "docs/report.csv", version) == "PENDING"
+    account.engine.set_region_available(WEST, True)
+    assert head_status(account, SRC, "docs/report.csv", version) == "COMPLETED"
