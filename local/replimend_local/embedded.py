@@ -15,6 +15,7 @@ import logging
 import os
 import urllib.request
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -79,6 +80,7 @@ class EmbeddedAws:
         moto_patches.check_version()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
         moto_patches.accept_regional_s3_job_arns()
+        moto_patches.list_inventory_optional_fields()
         self._restore_bucket_policies = moto_patches.evaluate_bucket_policy_conditions()
 
         def wrap(app: moto_patches.WsgiApp) -> moto_patches.WsgiApp:
@@ -202,6 +204,20 @@ class EmbeddedAws:
     def session(self, region: str | None = None) -> boto3.Session:
         """A boto3 session for the embedded account (emulators attached)."""
         return boto3.Session(region_name=region or self.region)
+
+    def deliver_inventory(self, bucket: str, now: datetime | None = None) -> list[str]:
+        """Deliver ``bucket``'s S3 Inventory lists now (S3 does it on the configuration's schedule), with
+        the replication statuses the replication emulator keeps; see :mod:`replimend_local.s3_inventory`."""
+        from replimend_local.s3_inventory import deliver_inventory
+
+        def status(source: str, key: str, version_id: str) -> str | None:
+            return (
+                None
+                if self.replication is None
+                else self.replication.replication_status(source, key, version_id)
+            )
+
+        return deliver_inventory(self.client("s3"), bucket, replication_status=status, now=now)
 
     def client(self, service: str, region: str | None = None) -> Any:
         """A cached client of the embedded account (emulators attached), like production code's."""

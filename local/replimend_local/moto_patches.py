@@ -6,6 +6,7 @@ gap it closes:
 
 * :func:`accept_regional_s3_job_arns`: IAM policy validation rejects S3 Batch Operations job ARNs;
 * :func:`evaluate_bucket_policy_conditions`: bucket policies are enforced without their conditions;
+* :func:`list_inventory_optional_fields`: ListBucketInventoryConfigurations renders OptionalFields wrongly;
 * :func:`set_replica_version_id`: a replica cannot be given the source version's id through the API;
 * :func:`event_pattern_matches`: moto's EventBridge pattern matcher, reused for SQS filter criteria;
 * :class:`MotoServer`: moto's threaded server with a WSGI layer in front (the gateway) and a fixed port.
@@ -45,6 +46,32 @@ def accept_regional_s3_job_arns() -> None:
     s3_rules = policy_validation.SERVICE_TYPE_REGION_INFORMATION_ERROR_ASSOCIATIONS.get("s3")
     if s3_rules is not None and "job/" not in s3_rules.setdefault("valid_starting_values", []):
         s3_rules["valid_starting_values"].append("job/")
+
+
+def list_inventory_optional_fields() -> None:
+    """moto stores a put inventory configuration's OptionalFields as xmltodict parsed them
+    (``{"Field": [...]}``, or ``{"Field": "Size"}`` for one field); GetBucketInventoryConfiguration
+    unwraps that but ListBucketInventoryConfigurations renders it as is, so botocore reads the list
+    as ``["Field"]``. Store the plain list (the botocore s3 model's ``OptionalFields``: a list of
+    field names), which both operations render right."""
+    from moto.s3.models import S3Backend
+
+    original = S3Backend.put_bucket_inventory_configuration
+    if getattr(original, "_replimend_fields", False):
+        return
+
+    def put_bucket_inventory_configuration(
+        self: S3Backend, bucket_name: str, inventory_configuration: dict[str, Any]
+    ) -> None:
+        configuration = dict(inventory_configuration)
+        fields = configuration.get("OptionalFields")
+        if isinstance(fields, dict):
+            listed = fields.get("Field") or []
+            configuration["OptionalFields"] = [listed] if isinstance(listed, str) else list(listed)
+        original(self, bucket_name, configuration)
+
+    put_bucket_inventory_configuration._replimend_fields = True  # type: ignore[attr-defined]
+    S3Backend.put_bucket_inventory_configuration = put_bucket_inventory_configuration  # type: ignore[method-assign]
 
 
 def evaluate_bucket_policy_conditions() -> Callable[[], None]:

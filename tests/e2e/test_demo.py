@@ -51,6 +51,7 @@ def test_the_demo_passes_within_two_minutes(demo_run: tuple[int, dict, str, floa
         "archive_has_every_history_line": True,
         "poison_messages_alone_in_dead_letter_queue": True,
         "unknown_reasons_counted_by_ingest": True,
+        "stuck_pending_reported_then_resumed": True,
     }
     assert elapsed < 120
 
@@ -166,7 +167,13 @@ def test_backfill_replicates_what_no_event_reported(demo_run: tuple[int, dict, s
     _status, report, output, _elapsed = demo_run
     backfilled = {s.slug: s.backfill_statuses for s in SCENARIOS if s.backfill_statuses}
     assert backfilled, "the demo should show failures no event reported"
-    jobs = {job["job_id"]: job for job in report["jobs"] if job["kind"] == "backfill"}
+    outage_sources = {f"replimend-demo-{s.slug}-src" for s in SCENARIOS if s.outage_region}
+    every = [job for job in report["jobs"] if job["kind"] == "backfill"]
+    # the stuck-PENDING scan's backfill run: its FAILED filter selects nothing (PENDING is no filter value)
+    for job in (job for job in every if job["source_bucket"] in outage_sources):
+        assert job["status"] == "Failed" and job["tasks_succeeded"] == job["tasks_failed"] == 0, job
+        assert job["failure_reasons"][0].startswith("NoKeysMatchingFilter"), job
+    jobs = {job["job_id"]: job for job in every if job["source_bucket"] not in outage_sources}
     # one generated-manifest job per backfilled source, none for any other, each complete
     assert sorted(job["source_bucket"] for job in jobs.values()) == sorted(
         f"replimend-demo-{slug}-src" for slug in backfilled
@@ -183,6 +190,34 @@ def test_backfill_replicates_what_no_event_reported(demo_run: tuple[int, dict, s
         elif obj["found_by"] is not None:
             assert obj["found_by"] == "event"
     assert "Backfill" in output
+
+
+def test_objects_stuck_pending_are_reported_from_the_inventory_then_resume(
+    demo_run: tuple[int, dict, str, float],
+) -> None:
+    _status, report, output, _elapsed = demo_run
+    outages = [s for s in SCENARIOS if s.outage_region]
+    assert outages, "the demo should show objects stuck PENDING"
+    for scenario in outages:
+        source = f"replimend-demo-{scenario.slug}-src"
+        found = report["stuck_pending"][scenario.slug]
+        # the inventory delivered while the destination's Region was out listed every object PENDING,
+        # older than the threshold: the backfill run reported them as a StuckPending incident
+        assert found["inventory"].startswith(
+            f"s3://replimend-demo-{scenario.slug}-inventory/inventory/{source}/replication-status/"
+        )
+        assert found["pending"] == found["stuck"] == len(DEMO_KEYS)
+        assert found["stuck_keys"] == sorted(DEMO_KEYS) and found["incident"] == "StuckPending"
+        # the Region came back, S3 resumed them, and the next inventory showed none: incident resolved
+        assert found["resumed_completed"] == len(DEMO_KEYS) and found["stuck_after_resume"] == 0
+        (incident,) = [i for i in report["incidents"] if i["source_bucket"] == source]
+        assert incident["failure_reason"] == "StuckPending" and incident["destination_bucket"] == "-"
+        assert incident["fixed"] is True and incident["fixed_by"] == "diagnosis"
+        for obj in (o for o in report["objects"] if o["scenario"] == scenario.slug):
+            # never a failure: no event, never in the ledger; replicated once the Region was back
+            assert obj["final_state"] == NOT_RECORDED and obj["found_by"] is None, obj
+            assert obj["source_replication_status"] == "COMPLETED" and obj["replica_present"], obj
+    assert "objects stuck PENDING" in output and "StuckPending incident: open, alert sent" in output
 
 
 def test_every_pass_starts_at_most_one_job_per_pair(demo_run: tuple[int, dict, str, float]) -> None:

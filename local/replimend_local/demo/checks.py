@@ -118,3 +118,16 @@ def metric_total(outputs: Iterable[str], name: str) -> float:
             value = document.get(name, 0) if isinstance(document, dict) else 0
             total += sum(value) if isinstance(value, list) else float(value)
     return total
+
+
+def stuck_pending_as_expected(found: dict[str, dict[str, Any]], uploaded: dict[str, int]) -> bool:
+    """Every outage scenario's objects were reported stuck PENDING (a StuckPending incident), then
+    resumed by S3 and completed, and the next inventory showed none stuck (the incident resolved)."""
+    return set(found) == set(uploaded) and all(
+        entry.get("stuck") == uploaded[slug]
+        and entry.get("incident") == "StuckPending"
+        and entry.get("resumed_completed") == uploaded[slug]
+        and entry.get("stuck_after_resume") == 0
+        and entry.get("incident_fixed") is True
+        for slug, entry in found.items()
+    )

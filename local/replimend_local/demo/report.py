@@ -10,7 +10,13 @@ from typing import Any
 
 from replimend_cli.ledger_cmds import incident_json
 from replimend_cli.remediation_cmds import job_summary
-from replimend_local.demo.checks import crowded_sources, dead_letters_as_expected, failed_checks, left_in_job
+from replimend_local.demo.checks import (
+    crowded_sources,
+    dead_letters_as_expected,
+    failed_checks,
+    left_in_job,
+    stuck_pending_as_expected,
+)
 from replimend_local.demo.rendering import Rendering
 from replimend_local.demo.scenarios import (
     SCENARIOS,
@@ -46,6 +52,15 @@ class Reporting(Rendering):
             "poison_messages_alone_in_dead_letter_queue": dead_letters_as_expected(poison, self.dead_letters),
             "unknown_reasons_counted_by_ingest": unknown_counted == unknown_events,
         }
+        if remediation:  # the backfill function reports them
+            uploaded = {
+                s.slug: sum(o.scenario.slug == s.slug for o in self.objects)
+                for s in SCENARIOS
+                if s.outage_region
+            }
+            checks["stuck_pending_reported_then_resumed"] = stuck_pending_as_expected(
+                self.stuck_pending, uploaded
+            )
         parameters = self.runtime.parameters if self.runtime is not None else {}
         report = {
             "generated_at": (self.started_at + timedelta(seconds=duration)).isoformat(),
@@ -84,6 +99,7 @@ class Reporting(Rendering):
             "unknown_reasons": {"events": unknown_events, "counted_by_ingest": unknown_counted},
             "invocations": invocation_counts(self.runtime.invocations if self.runtime else []),
             "archive": archive,
+            "stuck_pending": self.stuck_pending,
         }
         if crowded_source:
             self.console.print(
@@ -107,6 +123,10 @@ class Reporting(Rendering):
         if not checks["unknown_reasons_counted_by_ingest"]:
             self.console.print(
                 f"[bold red]ingest counted {unknown_counted} unknown reasons for {unknown_events} events[/]"
+            )
+        if not checks.get("stuck_pending_reported_then_resumed", True):
+            self.console.print(
+                f"[bold red]objects stuck PENDING were not reported then resumed: {self.stuck_pending}[/]"
             )
         if failures:
             self.console.print(

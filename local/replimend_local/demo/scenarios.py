@@ -34,6 +34,11 @@ SOURCE_REGION = "us-east-1"
 #: The ledger state shown for an object the ledger has no record of
 NOT_RECORDED = "NOT_RECORDED"
 DESTINATION_REGION = "us-west-2"
+#: The stuck-PENDING scenario's destination Region, unavailable while its objects are written (an
+#: outage of the embedded account: replication-status.html says the objects stay PENDING meanwhile)
+OUTAGE_REGION = "eu-west-1"
+#: The demo's PendingThresholdHours (the parameter's least): the simulated clock passes it, not the wall's
+STUCK_PENDING_THRESHOLD_HOURS = 1
 
 #: Keys uploaded in every scenario: plain, nested, with spaces and non-ASCII characters.
 DEMO_KEYS = (
@@ -81,6 +86,11 @@ class ScenarioNames:
     def destination(self, suffix: str) -> str:
         """The bucket of one destination of a multi-destination scenario."""
         return f"replimend-demo-{self.slug}-{suffix}"
+
+    @property
+    def inventory_bucket(self) -> str:
+        """Where the source's S3 Inventory lists are delivered (the source's Region, as AWS requires)."""
+        return f"replimend-demo-{self.slug}-inventory"
 
     @property
     def role_name(self) -> str:
@@ -180,10 +190,12 @@ def create_role(account: Account, names: ScenarioNames, *, trusted: bool = True,
     )
 
 
-def create_destination(account: Account, names: ScenarioNames, bucket: str | None = None) -> None:
+def create_destination(
+    account: Account, names: ScenarioNames, bucket: str | None = None, *, region: str = DESTINATION_REGION
+) -> None:
     bucket = bucket or names.destination_bucket
-    s3 = account.s3(DESTINATION_REGION)
-    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": DESTINATION_REGION})
+    s3 = account.s3(region)
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
 
 
@@ -266,7 +278,7 @@ def healthy_setup(account: Account, names: ScenarioNames, **overrides: Any) -> N
         allow_replicate=overrides.get("allow_replicate", True),
         kms=overrides.get("kms", False),
     )
-    create_destination(account, names)
+    create_destination(account, names, region=overrides.get("destination_region", DESTINATION_REGION))
     create_source(account, names, object_lock=overrides.get("object_lock", False))
     by_command = overrides.get("enroll_by_command", False)
     if overrides.get("replication", True):
@@ -335,6 +347,9 @@ class Scenario:
     inject: Callable[[Account, ScenarioNames, Sequence[tuple[str, str]]], list[str]] | None = None
     #: the injected messages are malformed: each must fail alone and end in the dead-letter queue
     poison: bool = False
+    #: the destination's Region, unavailable from before the uploads until the stuck-PENDING step: the
+    #: objects stay PENDING (no event), the source's S3 Inventory shows them, then S3 resumes them
+    outage_region: str | None = None
 
     def allowed_final(
         self, key: str, *, remediation: bool, expected_reason: str | None = None
@@ -394,6 +409,50 @@ def _setup_silent(account: Account, names: ScenarioNames) -> None:
 def _setup_existing(account: Account, names: ScenarioNames) -> None:
     # buckets, role and notification, but no replication rule yet: the objects are uploaded first
     healthy_setup(account, names, replication=False)
+
+
+def _setup_outage(account: Account, names: ScenarioNames) -> None:
+    # a healthy rule to a destination in OUTAGE_REGION, and a daily CSV inventory with ReplicationStatus
+    healthy_setup(account, names, destination_region=OUTAGE_REGION)
+    s3 = account.s3()
+    s3.create_bucket(Bucket=names.inventory_bucket)
+    # "Amazon S3 Inventory": the destination bucket policy must let s3.amazonaws.com write the lists
+    # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/configure-inventory.html)
+    inventory_policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "InventoryDelivery",
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "s3:PutObject",
+                "Resource": f"arn:aws:s3:::{names.inventory_bucket}/*",
+                "Condition": {
+                    "ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{names.source_bucket}"},
+                    "StringEquals": {"aws:SourceAccount": account.account_id},
+                },
+            }
+        ],
+    }
+    s3.put_bucket_policy(Bucket=names.inventory_bucket, Policy=json.dumps(inventory_policy))
+    s3.put_bucket_inventory_configuration(
+        Bucket=names.source_bucket,
+        Id="replication-status",
+        InventoryConfiguration={
+            "Id": "replication-status",
+            "IsEnabled": True,
+            "IncludedObjectVersions": "All",
+            "Destination": {
+                "S3BucketDestination": {
+                    "Bucket": f"arn:aws:s3:::{names.inventory_bucket}",
+                    "Format": "CSV",
+                    "Prefix": "inventory",
+                }
+            },
+            "OptionalFields": ["Size", "LastModifiedDate", "ReplicationStatus"],
+            "Schedule": {"Frequency": "Daily"},
+        },
+    )
 
 
 def _configure_replication(account: Account, names: ScenarioNames) -> str:
@@ -733,6 +792,13 @@ SCENARIOS: tuple[Scenario, ...] = (
         "configure replication (it copies new objects only)",
         allowed_after_detection=frozenset({NOT_RECORDED}),
         backfill_statuses=("NONE",),
+    ),
+    Scenario(
+        "stuck-pending",
+        f"Destination Region ({OUTAGE_REGION}) unavailable: objects stay PENDING, no event",
+        None,
+        _setup_outage,
+        outage_region=OUTAGE_REGION,
     ),
     Scenario(
         "deleted",

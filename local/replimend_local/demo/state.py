@@ -65,6 +65,8 @@ class DemoState:
         self.injected: dict[str, list[str]] = {}
         #: the bodies the FailureQueue's dead-letter queue holds after detection
         self.dead_letters: list[str] = []
+        #: by outage scenario slug: what the inventory showed, the incident, and the resume
+        self.stuck_pending: dict[str, dict[str, Any]] = {}
         self._event_tally: dict[tuple[str, str], Counter[str]] = {}
         self._tally_ms: dict[tuple[str, str], float] = {}
         self.started = time.monotonic()

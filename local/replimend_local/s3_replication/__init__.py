@@ -19,6 +19,12 @@ per destination; the source reads COMPLETED only when every destination succeede
 failed. Tags travel with ``s3:ReplicateObject`` (no ``s3:ReplicateTags`` needed); without
 ``s3:GetObjectVersionTagging`` the replica is written without them, as AWS documents.
 
+Outages: :meth:`ReplicationBackend.set_region_available` marks a Region unavailable; replication to a
+destination in it leaves the source PENDING and sends no event, and resumes when the Region is back,
+as AWS documents (replication-status.html). What a Batch Replication task does meanwhile AWS does not
+document: here the task's outcome is PENDING (not a success; the Batch Operations emulator reports
+the task failed, UnknownError) and the object resumes with the Region.
+
 Triggers: the ``after-call`` hooks of s3 PutObject, CopyObject and CompleteMultipartUpload on hooked
 sessions (see :meth:`ReplicationEngine.handlers` and :mod:`replimend_local.hooks`), or
 :meth:`ReplicationEngine.replicate_version` directly (S3 Batch Operations uses ``trigger="batch"``;
@@ -34,7 +40,7 @@ version's id, which moto cannot be told: when the moto server runs in this proce
 it on moto's stored replica; otherwise :meth:`ReplicationEngine.replica_version_id` maps it.
 
 Not emulated: replication of delete markers, ACL/tag-only updates and replica modification sync;
-RTC and its threshold events; PENDING as a visible state (replication is synchronous with the PUT);
+RTC and its threshold events; PENDING as a passing state (replication is synchronous with the PUT);
 real cross-account accounts (``Destination.Account`` different from the source account makes the
 destination bucket policy decide, as it would across accounts); KMS grants and encryption-context
 conditions; S3 Bucket Keys.
@@ -45,6 +51,7 @@ from replimend_local.s3_replication.models import (
     COMPLETED,
     FAILED,
     FAILED_REPLICATION_EVENT,
+    PENDING,
     REPLICA,
     ApplicableRule,
     ReplicationOutcome,
@@ -57,6 +64,7 @@ __all__ = [
     "COMPLETED",
     "FAILED",
     "FAILED_REPLICATION_EVENT",
+    "PENDING",
     "REPLICA",
     "ApplicableRule",
     "ReplicationBackend",

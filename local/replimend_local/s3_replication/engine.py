@@ -33,6 +33,7 @@ from replimend_local.s3_replication.models import (
     _COPIED_HEADERS,
     COMPLETED,
     FAILED,
+    PENDING,
     REPLICA,
     S3_SERVICE_PRINCIPAL,
     ApplicableRule,
@@ -105,7 +106,7 @@ class ReplicationBackend:
     # --- public API ----------------------------------------------------------------------------
 
     def replication_status(self, bucket: str, key: str, version_id: str) -> str | None:
-        """COMPLETED, FAILED or REPLICA; None when the version was never eligible for a rule."""
+        """COMPLETED, FAILED, PENDING or REPLICA; None when the version was never eligible for a rule."""
         with self._state.lock:
             return self._state.statuses.get((bucket, key, version_id))
 
@@ -136,6 +137,40 @@ class ReplicationBackend:
         with self._state.lock:
             self._state.batch_failure_events = bool(enabled)
 
+    def region_available(self, region: str) -> bool:
+        with self._state.lock:
+            return region not in self._state.unavailable_regions
+
+    def set_region_available(self, region: str, available: bool) -> list[ReplicationOutcome]:
+        """Mark a Region of the embedded account unavailable (an outage) or available again. AWS,
+        "Getting replication status information"
+        (https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-status.html): "for temporary
+        failures, such as if a bucket or Region is unavailable, replication status doesn't transition
+        to FAILED, but remains PENDING. After the resource is back online, Amazon S3 resumes
+        replicating those objects." So while a destination's Region is unavailable its replication
+        waits (the source reads PENDING, no event is sent); when the Region is back, every waiting
+        version is replicated to the destinations it waited for. Returns the outcomes of that resume.
+        Shared by every engine on the endpoint."""
+        with self._state.lock:
+            if not available:
+                self._state.unavailable_regions.add(region)
+                return []
+            self._state.unavailable_regions.discard(region)
+            resumed: list[ReplicationOutcome] = []
+            for (bucket, key, version_id), destinations in sorted(self._state.pending.items()):
+                try:
+                    resumed += self._replicate(bucket, key, version_id, "live", only=destinations)
+                except _ReplicationFailure:
+                    # the source version or its configuration is gone: nothing is left to replicate
+                    self._state.pending.pop((bucket, key, version_id), None)
+                    self._state.statuses.pop((bucket, key, version_id), None)
+            return resumed
+
+    def pending_versions(self) -> dict[tuple[str, str, str], frozenset[str]]:
+        """(bucket, key, version id) -> the destination buckets its replication waits for."""
+        with self._state.lock:
+            return dict(self._state.pending)
+
     def errors(self) -> list[str]:
         """Emulator errors swallowed inside hooks (the caller's S3 call still succeeded)."""
         with self._state.lock:
@@ -150,6 +185,8 @@ class ReplicationBackend:
             self._state.outcomes.clear()
             self._state.replica_versions.clear()
             self._state.configurations.clear()
+            self._state.unavailable_regions.clear()
+            self._state.pending.clear()
             self._state.errors.clear()
 
     def record_configuration(self, bucket: str, configuration: Mapping[str, Any]) -> None:
@@ -225,18 +262,35 @@ class ReplicationBackend:
     # --- the replication decision ----------------------------------------------------------------
 
     def _replicate(
-        self, bucket: str, key: str, version_id: str, trigger: Trigger
+        self,
+        bucket: str,
+        key: str,
+        version_id: str,
+        trigger: Trigger,
+        *,
+        only: frozenset[str] | None = None,
     ) -> list[ReplicationOutcome]:
+        """Replicate to every destination whose rules apply, or with ``only`` to those destinations
+        (a resume after an outage), keeping the outcomes of the others."""
         configuration = self._configuration(bucket)
         version = self._read_source_version(bucket, key, version_id)
         if trigger == "live" and self.replication_status(bucket, key, version_id) == REPLICA:
             return []  # S3 does not replicate replicas again (only Batch Replication does)
         rules = _eligible_rules(configuration, key, version)
+        if only is not None:
+            rules = [rule for rule in rules if rule.destination_bucket in only]
         if not rules:
             raise _ReplicationFailure("SrcObjectNotEligible")
         role_arn = str(configuration.get("Role", ""))
         outcomes: list[ReplicationOutcome] = []
         for rule in rules:
+            if (
+                self._state.unavailable_regions
+                and self._bucket_region(rule.destination_bucket) in self._state.unavailable_regions
+            ):
+                # replication-status.html: the status "remains PENDING" and no failure is reported
+                outcomes.append(ReplicationOutcome(rule.destination_bucket, rule.rule_id, PENDING))
+                continue
             try:
                 self._check_and_copy(version, rule, role_arn)
             except _ReplicationFailure as failure:
@@ -249,10 +303,20 @@ class ReplicationBackend:
                 outcomes.append(ReplicationOutcome(rule.destination_bucket, rule.rule_id, COMPLETED))
         # "The header of the source object returns a value of COMPLETED only when replication is
         # successful to all destinations ... If one or more destinations fail replication, the header
-        # returns FAILED" (https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-status.html)
-        status = FAILED if any(not o.succeeded for o in outcomes) else COMPLETED
-        self._state.statuses[(bucket, key, version_id)] = status
-        self._state.outcomes[(bucket, key, version_id)] = tuple(outcomes)
+        # returns FAILED" (https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-status.html);
+        # while a destination waits for its Region the source stays PENDING (same page).
+        ident = (bucket, key, version_id)
+        every = {o.destination_bucket: o for o in self._state.outcomes.get(ident, ())} if only else {}
+        every.update({o.destination_bucket: o for o in outcomes})
+        statuses = {o.status for o in every.values()}
+        status = FAILED if FAILED in statuses else PENDING if PENDING in statuses else COMPLETED
+        waiting = frozenset(d for d, o in every.items() if o.status == PENDING)
+        if waiting:
+            self._state.pending[ident] = waiting
+        else:
+            self._state.pending.pop(ident, None)
+        self._state.statuses[ident] = status
+        self._state.outcomes[ident] = tuple(every.values())
         return outcomes
 
     def _bucket_exists(self, bucket: str) -> bool:

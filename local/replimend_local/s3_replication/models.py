@@ -13,6 +13,7 @@ logger = logging.getLogger(__name__)
 
 COMPLETED: Final = "COMPLETED"
 FAILED: Final = "FAILED"
+PENDING: Final = "PENDING"
 REPLICA: Final = "REPLICA"
 FAILED_REPLICATION_EVENT = "s3:Replication:OperationFailedReplication"
 _REPLICATION_EVENT_WILDCARDS = ("s3:Replication:*",)
@@ -42,7 +43,7 @@ class ReplicationOutcome:
 
     destination_bucket: str
     rule_id: str | None
-    status: Literal["COMPLETED", "FAILED"]
+    status: Literal["COMPLETED", "FAILED", "PENDING"]
     failure_reason: str | None = None
 
     @property
@@ -107,6 +108,10 @@ class _SharedState:
     #: whether Batch Replication tasks send failure events too (AWS does not document it; see
     #: ReplicationBackend.batch_failure_events)
     batch_failure_events: bool = False
+    #: Regions the embedded account treats as unavailable (see ReplicationBackend.set_region_available)
+    unavailable_regions: set[str] = field(default_factory=set)
+    #: (bucket, key, version) -> destination buckets whose replication waits for their Region
+    pending: dict[tuple[str, str, str], frozenset[str]] = field(default_factory=dict)
 
 
 _STATES: dict[tuple[str, str], _SharedState] = {}

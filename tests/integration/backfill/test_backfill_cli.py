@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from replimend.aws.config import AwsConfigReader
 from replimend_cli import main
+from replimend_local.moto_patches import list_inventory_optional_fields
 from tests.integration.backfill.conftest import SOURCE, World
 
 
@@ -48,16 +48,17 @@ def test_backfill_without_the_functions_settings_says_which_are_missing(
     assert status == 2 and "ACCOUNT_ID" in err and len(err.strip().splitlines()) == 1
 
 
-def test_pending_lists_stuck_objects_and_exits_1(
-    world: World, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_pending_lists_stuck_objects_and_exits_1(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     world.write_inventory(
         ['"src","old%2Bfile.txt","v1","true","false","5","2024-01-01T00:00:00.000Z","PENDING"']
     )
-    # moto 5.2.5 renders every OptionalFields entry of ListBucketInventoryConfigurations as "Field":
-    # the configuration is read as S3 would answer it, the delivery itself from moto's S3.
-    configurations = world.reader.buckets[SOURCE]["inventories"]
-    monkeypatch.setattr(AwsConfigReader, "inventory_configurations", lambda self, bucket: configurations)
+    # moto 5.2.5 renders every OptionalFields entry of ListBucketInventoryConfigurations as "Field"
+    # unless replimend_local's patch is applied (as the embedded AWS applies it)
+    list_inventory_optional_fields()
+    [configuration] = world.reader.buckets[SOURCE]["inventories"]
+    world.s3.put_bucket_inventory_configuration(
+        Bucket=SOURCE, Id=configuration["Id"], InventoryConfiguration=configuration
+    )
     status, out, err = run(capsys, "pending", "--bucket", SOURCE, "--json")
     lines = [json.loads(line) for line in out.splitlines()]
     # stdout: one row per stuck object; the summary is a note on stderr

@@ -992,3 +992,103 @@ def test_global_install_hooks_plain_boto3_clients(moto_endpoint: str) -> None:
         hooks.uninstall_global(installed)
     unhooked = boto3.client("s3", endpoint_url=moto_endpoint, region_name=REGION)
     assert "ReplicationStatus" not in unhooked.head_object(Bucket=SRC, Key="k")
+
+
+# --- Region outages: PENDING (replication-status.html) --------------------------------------------
+
+WEST = "us-west-2"
+
+
+def west_bucket(account: EmbeddedAccount, name: str) -> str:
+    account.s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": WEST})
+    account.s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    return name
+
+
+def test_an_unavailable_destination_region_leaves_objects_pending_until_it_is_back(
+    account: EmbeddedAccount,
+) -> None:
+    # Given a healthy rule to a destination in us-west-2, failure events routed to SQS
+    account.bucket(SRC)
+    west_bucket(account, DST)
+    account.replicate(SRC, account.replication_role("replication", SRC, DST), rule(DST))
+    queue = account.failure_queue(SRC)
+    # When us-west-2 is unavailable and an object is written
+    account.engine.set_region_available(WEST, False)
+    version = put(account)
+    # Then the source reads PENDING, nothing was copied and no failure event was sent
+    assert head_status(account, SRC, "docs/report.csv", version) == "PENDING"
+    assert account.engine.last_outcomes(SRC, "docs/report.csv", version) == (
+        ReplicationOutcome(DST, "rule-1", "PENDING"),
+    )
+    assert account.s3.list_object_versions(Bucket=DST).get("Versions", []) == []
+    assert account.drain(queue) == []
+    assert account.engine.pending_versions() == {(SRC, "docs/report.csv", version): frozenset({DST})}
+    # When the Region is back
+    resumed = account.engine.set_region_available(WEST, True)
+    # Then S3 resumes: the object is replicated, the source COMPLETED, still no event
+    assert resumed == [ReplicationOutcome(DST, "rule-1", "COMPLETED")]
+    assert head_status(account, SRC, "docs/report.csv", version) == "COMPLETED"
+    assert head_status(account, DST, "docs/report.csv") == "REPLICA"
+    assert account.engine.pending_versions() == {}
+    assert account.drain(queue) == []
+
+
+def test_an_outage_delays_only_the_destinations_in_that_region(account: EmbeddedAccount) -> None:
+    # Given one destination in us-east-1 and one in us-west-2
+    account.bucket(SRC)
+    account.bucket(DST)
+    west_bucket(account, DST2)
+    role = account.replication_role("replication", SRC, DST, DST2)
+    account.replicate(SRC, role, rule(DST, rule_id="a", priority=1), rule(DST2, rule_id="b", priority=2))
+    account.engine.set_region_available(WEST, False)
+    version = put(account)
+    # Then the available destination has its replica and the source stays PENDING for the other
+    assert head_status(account, SRC, "docs/report.csv", version) == "PENDING"
+    assert head_status(account, DST, "docs/report.csv") == "REPLICA"
+    # When the Region is back, only the waiting destination is written (one replica version each)
+    account.engine.set_region_available(WEST, True)
+    assert head_status(account, SRC, "docs/report.csv", version) == "COMPLETED"
+    assert [o.status for o in account.engine.last_outcomes(SRC, "docs/report.csv", version)] == [
+        "COMPLETED",
+        "COMPLETED",
+    ]
+    for bucket in (DST, DST2):
+        assert len(account.s3.list_object_versions(Bucket=bucket)["Versions"]) == 1
+
+
+def test_a_destination_broken_when_the_region_comes_back_fails_then(account: EmbeddedAccount) -> None:
+    # Given an object PENDING during an outage, its destination's versioning suspended meanwhile
+    account.bucket(SRC)
+    west_bucket(account, DST)
+    account.replicate(SRC, account.replication_role("replication", SRC, DST), rule(DST))
+    queue = account.failure_queue(SRC)
+    account.engine.set_region_available(WEST, False)
+    version = put(account)
+    account.s3.put_bucket_versioning(Bucket=DST, VersioningConfiguration={"Status": "Suspended"})
+    # When the Region is back, the resumed replication fails as live replication does: FAILED, one event
+    account.engine.set_region_available(WEST, True)
+    assert head_status(account, SRC, "docs/report.csv", version) == "FAILED"
+    [document] = account.drain(queue)
+    assert document["Records"][0]["replicationEventData"]["failureReason"] == "DstBucketUnversioned"
+
+
+def test_a_batch_task_during_an_outage_leaves_the_object_pending_until_the_region_is_back(
+    account: EmbeddedAccount,
+) -> None:
+    # Given a version that failed live (unversioned destination in us-west-2), then fixed
+    account.bucket(SRC)
+    west_bucket(account, DST)
+    account.replicate(SRC, account.replication_role("replication", SRC, DST), rule(DST))
+    account.s3.put_bucket_versioning(Bucket=DST, VersioningConfiguration={"Status": "Suspended"})
+    version = put(account)
+    assert head_status(account, SRC, "docs/report.csv", version) == "FAILED"
+    account.s3.put_bucket_versioning(Bucket=DST, VersioningConfiguration={"Status": "Enabled"})
+    # When Batch Replication re-drives it while us-west-2 is out (AWS documents nothing for this case)
+    account.engine.set_region_available(WEST, False)
+    outcomes = account.engine.replicate_version(SRC, "docs/report.csv", version, trigger="batch")
+    # Then the task does not complete it: the source waits PENDING, and completes when the Region is back
+    assert [o.status for o in outcomes] == ["PENDING"] and not outcomes[0].succeeded
+    assert head_status(account, SRC, "docs/report.csv", version) == "PENDING"
+    account.engine.set_region_available(WEST, True)
+    assert head_status(account, SRC, "docs/report.csv", version) == "COMPLETED"

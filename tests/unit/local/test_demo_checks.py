@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from replimend_local.demo.checks import DemoObject, crowded_sources, left_in_job
+from replimend_local.demo.checks import DemoObject, crowded_sources, left_in_job, stuck_pending_as_expected
 from replimend_local.demo.scenarios import SCENARIOS, ScenarioNames
 
 
@@ -38,3 +38,20 @@ def test_multi_destination_scenarios_target_each_destination_their_rules_select(
     # the healthy destination's object never enters the ledger; a broken one is REPLICATED after repair
     assert two.allowed_final("k", remediation=True, expected_reason=None) == {"NOT_RECORDED"}
     assert two.allowed_final("k", remediation=True, expected_reason="DstBucketUnversioned") == {"REPLICATED"}
+
+
+def test_stuck_pending_check_needs_the_report_the_resume_and_the_resolution() -> None:
+    done = {
+        "stuck": 3,
+        "incident": "StuckPending",
+        "resumed_completed": 3,
+        "stuck_after_resume": 0,
+        "incident_fixed": True,
+    }
+    assert stuck_pending_as_expected({"p": done}, {"p": 3})
+    assert not stuck_pending_as_expected({}, {"p": 3})  # never scanned
+    assert not stuck_pending_as_expected({"p": {**done, "stuck": 2}}, {"p": 3})
+    assert not stuck_pending_as_expected({"p": {**done, "incident": None}}, {"p": 3})
+    assert not stuck_pending_as_expected({"p": {**done, "resumed_completed": 0}}, {"p": 3})
+    assert not stuck_pending_as_expected({"p": {**done, "stuck_after_resume": 3}}, {"p": 3})
+    assert not stuck_pending_as_expected({"p": {**done, "incident_fixed": False}}, {"p": 3})
