@@ -56,8 +56,8 @@ def register(subparsers: Any) -> None:
     which.add_argument("--bucket", help="source bucket")
     which.add_argument("--reason", help="failure reason code, e.g. AssumeRoleNotPermitted")
     which.add_argument("--state", choices=[s.value for s in ObjectState], help="current object state")
-    audit.add_argument("--since", type=_iso_time, help="from this time (inclusive)")
-    audit.add_argument("--until", type=_iso_time, help="up to this time (inclusive)")
+    audit.add_argument("--since", type=iso_time, help="from this time (inclusive)")
+    audit.add_argument("--until", type=iso_time, help="up to this time (inclusive)")
     audit.add_argument("--limit", type=positive_int, help="print at most this many lines")
     audit.add_argument(
         "--endpoint",
@@ -240,9 +240,10 @@ def _iso(at: datetime | None) -> str | None:
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z") if at else None
 
 
-def _iso_time(text: str) -> datetime:
+def iso_time(text: str) -> datetime:
+    """An argparse type: an ISO 8601 date or time, UTC when it has no offset."""
     try:
         at = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from exc
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date or time: {text!r}") from exc
     return at if at.tzinfo else at.replace(tzinfo=UTC)

@@ -11,11 +11,12 @@ import argparse
 import os
 import sys
 import tempfile
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from replimend_cli import EXIT_FAILED, EXIT_OK, UsageError
+from replimend_cli.ledger_cmds import iso_time
 from replimend_cli.stack_config import add_stack_arguments, open_ledger
 
 
@@ -65,19 +66,11 @@ def write_atomically(target: Path, text: str) -> None:
         raise
 
 
-def _parse(text: str) -> datetime:
-    try:
-        at = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 date or time: {text!r}") from exc
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
-
-
 def _since(text: str) -> datetime:
-    return _parse(text)
+    return iso_time(text)
 
 
 def _until(text: str) -> datetime:
-    at = _parse(text)
+    at = iso_time(text)
     is_date = len(text.strip()) == 10  # YYYY-MM-DD: the whole day
     return at + timedelta(days=1) - timedelta(microseconds=1) if is_date else at
