@@ -31,6 +31,16 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 
 
+@pytest.fixture(autouse=True)
+def _no_metrics_left_by_another_test() -> Iterator[None]:
+    """Powertools' Metrics keeps one metric set per process: a test (or benchmark) that adds metrics
+    without flushing them would otherwise be counted in the next test's EMF document."""
+    from replimend.observability import metrics
+
+    metrics.clear_metrics()
+    yield
+
+
 def load_event(name: str) -> Any:
     """An event document from events/ (the same files `sam local invoke` would use)."""
     return json.loads((EVENTS_DIR / name).read_text(encoding="utf-8"))

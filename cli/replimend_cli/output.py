@@ -108,6 +108,21 @@ def print_table(table: Any, out: TextIO | None = None) -> None:
     Console(file=stream, width=width, soft_wrap=False).print(table)
 
 
+class _CurrentStderr:
+    """Whatever ``sys.stderr`` is when a line is written, not the object it was when a handler was
+    pointed here (a caller that swaps and closes sys.stderr, as a test harness does, leaves no
+    handler writing to a closed file)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+_STDERR = _CurrentStderr()
+
+
 def logs_to_stderr() -> None:
     """Point every logging handler that writes to stdout at stderr (Powertools' Logger defaults to
     stdout, which is right in Lambda and wrong for a command whose stdout is data)."""
@@ -115,7 +130,7 @@ def logs_to_stderr() -> None:
     for logger in loggers:
         for handler in getattr(logger, "handlers", ()):
             if isinstance(handler, logging.StreamHandler) and handler.stream in (sys.stdout, sys.__stdout__):
-                handler.setStream(sys.stderr)
+                handler.setStream(_STDERR)
 
 
 def _json_lines(rows: Iterable[Row], stream: TextIO) -> int:
