@@ -282,3 +282,26 @@ def plain_session(region_name: str | None = None) -> boto3.Session:
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
+
+
+class PlainClients:
+    """Hook-free clients of the moto server at ``endpoint_url`` (``plain_session``), made once per
+    (service, Region) and shared by the emulator's threads; ``region`` is the default Region."""
+
+    def __init__(self, endpoint_url: str, region: str) -> None:
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self._session = plain_session(region)
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, service: str, region: str | None = None) -> Any:
+        key = (service, region or self.region)
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = self._session.client(
+                    service,  # type: ignore[call-overload]
+                    endpoint_url=self.endpoint_url,
+                    region_name=key[1],
+                )
+            return self._clients[key]

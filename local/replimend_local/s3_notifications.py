@@ -24,7 +24,6 @@ and is not checked.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -73,19 +72,7 @@ class NotificationDestinations:
         self.endpoint_url = endpoint_url
         self.region = region
         self.account_id = account_id
-        self._session = hooks.plain_session(region)
-        self._clients: dict[tuple[str, str], Any] = {}
-        self._lock = threading.Lock()
-
-    def _client(self, service: str, region: str) -> Any:
-        with self._lock:
-            if (service, region) not in self._clients:
-                self._clients[(service, region)] = self._session.client(
-                    service,  # type: ignore[call-overload]
-                    endpoint_url=self.endpoint_url,
-                    region_name=region,
-                )
-            return self._clients[(service, region)]
+        self._client = hooks.PlainClients(endpoint_url, region)
 
     # --- the check ---------------------------------------------------------------------------------
 

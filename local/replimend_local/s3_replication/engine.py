@@ -7,7 +7,6 @@ import base64
 import json
 import logging
 import secrets
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -81,23 +80,10 @@ class ReplicationBackend:
         self.account_id = account_id
         self._align_version_ids = align_replica_version_ids
         self._state = _shared_state(endpoint_url, account_id)
-        self._session = hooks.plain_session(region)
-        self._clients: dict[tuple[str, str], Any] = {}
-        self._clients_lock = threading.Lock()
+        self._client = hooks.PlainClients(endpoint_url, region)
         self._iam = IamEvaluator(self._client("iam"))
 
     # --- clients -----------------------------------------------------------------------------
-
-    def _client(self, service: str, region: str | None = None) -> Any:
-        region = region or self.region
-        with self._clients_lock:
-            if (service, region) not in self._clients:
-                self._clients[(service, region)] = self._session.client(
-                    service,  # type: ignore[call-overload]
-                    endpoint_url=self.endpoint_url,
-                    region_name=region,
-                )
-            return self._clients[(service, region)]
 
     @property
     def _s3(self) -> Any:
