@@ -102,20 +102,17 @@ class BatchJobs:
 
     def create_replication_job(self, request: ReplicationJobRequest) -> str:
         """Start the job; the same token and request return the same JobId (AWS idempotency)."""
-        client = self._client_for_region(request.region)
-        try:
-            response = client.create_job(**create_job_kwargs(request))
-        except ClientError as exc:
-            raise translate_client_error(exc, "CreateJob") from exc
-        return response["JobId"]
+        return self._create_job(request.region, create_job_kwargs(request))
 
     def create_backfill_job(self, request: BackfillJobRequest) -> str:
-        client = self._client_for_region(request.region)
+        return self._create_job(request.region, backfill_job_kwargs(request))
+
+    def _create_job(self, region: str, kwargs: dict[str, Any]) -> str:
         try:
-            response = client.create_job(**backfill_job_kwargs(request))
+            response = self._client_for_region(region).create_job(**kwargs)
         except ClientError as exc:
             raise translate_client_error(exc, "CreateJob") from exc
-        return response["JobId"]
+        return str(response["JobId"])
 
     def list_active_jobs(self, region: str) -> list[ListedJob]:
         return [
