@@ -20,7 +20,7 @@ from typing import Any
 
 import boto3
 
-from replimend_local import hooks, moto_patches
+from replimend_local import hooks, in_process, moto_patches
 from replimend_local.gateway import Gateway, mark_in_process_requests
 from replimend_local.wire import EmulatedOperations
 
@@ -55,11 +55,13 @@ class EmbeddedAws:
         account_id: str = DEFAULT_ACCOUNT_ID,
         emulators: bool = True,
         port: int = 0,
+        over_http: bool = False,
     ) -> None:
         self.region = region
         self.account_id = account_id
         self.with_emulators = emulators
         self.port = port
+        self.over_http = over_http  # this process's calls too (slower; what other processes get)
         self.gateway: Gateway | None = None
         self.endpoint_url = ""
         self.replication: Any = None  # s3_replication.ReplicationEngine
@@ -73,6 +75,7 @@ class EmbeddedAws:
         self._clients: dict[tuple[str, str], Any] = {}
         self._restore_bucket_policies: Callable[[], None] | None = None
         self._unmark_requests: Callable[[], None] | None = None
+        self._unroute: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -81,6 +84,7 @@ class EmbeddedAws:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
         moto_patches.accept_regional_s3_job_arns()
         moto_patches.list_inventory_optional_fields()
+        moto_patches.list_moto_modules_once()
         self._restore_bucket_policies = moto_patches.evaluate_bucket_policy_conditions()
 
         def wrap(app: moto_patches.WsgiApp) -> moto_patches.WsgiApp:
@@ -95,6 +99,8 @@ class EmbeddedAws:
             raise
         self.endpoint_url = self._server.endpoint_url
         self._unmark_requests = mark_in_process_requests()
+        if not self.over_http:
+            self._unroute = in_process.route(self.endpoint_url, self._server.app)
         # moto's backends are process-wide: start from an empty account even if another embedded
         # AWS (or mock_aws) ran in this process before.
         self.reset()
@@ -125,6 +131,9 @@ class EmbeddedAws:
         if self._unmark_requests is not None:
             self._unmark_requests()
             self._unmark_requests = None
+        if self._unroute is not None:
+            self._unroute()
+            self._unroute = None
         self.gateway = None
         if self._restore_bucket_policies is not None:
             self._restore_bucket_policies()
