@@ -3,7 +3,8 @@
 ``EmbeddedAws`` starts moto's server in a thread of this process (so the emulators, which hook
 botocore in-process, see the same calls the production code makes), points ``AWS_ENDPOINT_URL``
 at it with fake credentials, and installs the emulators' botocore hooks on every session created
-from then on, boto3's default session included. Production code keeps calling plain boto3.
+from then on, boto3's default session included. Production code keeps calling plain boto3. Calls of
+this process skip the socket (:mod:`replimend_local.in_process`); other processes use the server.
 
     with EmbeddedAws() as aws:
         boto3.client("s3").create_bucket(Bucket="b")   # reaches moto; replication is emulated
@@ -21,6 +22,7 @@ from typing import Any
 import boto3
 
 from replimend_local import hooks, in_process, moto_patches
+from replimend_local.config_reads import ConfigurationVersions
 from replimend_local.gateway import Gateway, mark_in_process_requests
 from replimend_local.wire import EmulatedOperations
 
@@ -188,7 +190,15 @@ class EmbeddedAws:
         from replimend_local.s3_notifications import NotificationDestinations
         from replimend_local.s3_replication import ReplicationEngine
 
-        self.replication = ReplicationEngine(self.endpoint_url, self.region, self.account_id)
+        versions = ConfigurationVersions()
+        if self.gateway is not None:  # it sees every request, so it counts configuration changes
+            self.gateway.versions = versions
+        self.replication = ReplicationEngine(
+            self.endpoint_url,
+            self.region,
+            self.account_id,
+            configuration_versions=versions if self.gateway is not None else None,
+        )
         self.replication.reset()
         self.iam_simulation = IamSimulator(self.endpoint_url, self.region, self.account_id)
         self.notifications = NotificationDestinations(self.endpoint_url, self.region, self.account_id)

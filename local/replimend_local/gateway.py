@@ -36,6 +36,7 @@ import botocore.session
 from botocore.parsers import RestXMLParser
 from botocore.serialize import RestXMLSerializer
 
+from replimend_local.config_reads import ConfigurationVersions
 from replimend_local.wire import EmulatedOperations
 
 log = logging.getLogger("replimend_local.gateway")
@@ -144,6 +145,7 @@ class Gateway:
         self.notifications: NotificationWire | None = None
         self.control: Control | None = None
         self.emulated: EmulatedOperations | None = None
+        self.versions: ConfigurationVersions | None = None
         self._shapes: _S3Shapes | None = None
 
     @property
@@ -153,6 +155,22 @@ class Gateway:
         return self._shapes
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        changes = (
+            self.versions.changes(environ, _signing_service(environ), lambda: _read_body(environ))
+            if self.versions is not None
+            else ()
+        )
+        if not changes:
+            return self._handle(environ, start_response)
+        # Counted once moto's app has returned (it has done its work then): a read made before or
+        # during the change is not current any more.
+        assert self.versions is not None
+        try:
+            return self._handle(environ, start_response)
+        finally:
+            self.versions.changed(changes)
+
+    def _handle(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = str(environ.get("PATH_INFO") or "")
         if path.startswith(CONTROL_PREFIX):
             return self._control(environ, path[len(CONTROL_PREFIX) :], start_response)

@@ -288,10 +288,12 @@ class PlainClients:
     """Hook-free clients of the moto server at ``endpoint_url`` (``plain_session``), made once per
     (service, Region) and shared by the emulator's threads; ``region`` is the default Region."""
 
-    def __init__(self, endpoint_url: str, region: str) -> None:
+    def __init__(self, endpoint_url: str, region: str, *, reads: Any = None) -> None:
         self.endpoint_url = endpoint_url
         self.region = region
         self._session = plain_session(region)
+        if reads is not None:  # a config_reads.ConfigurationReads answering repeated reads
+            reads.install(self._session._session)
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
 

@@ -1,6 +1,7 @@
 """Every use of moto's internals, in one place (moto is pinned to 5.2.5 in local/pyproject.toml).
 
-The rest of replimend_local talks to moto over HTTP like any AWS SDK, or through botocore hooks; what
+The rest of replimend_local talks to moto's server like any AWS SDK (its WSGI app, reached over HTTP or
+handed the request in process), or through botocore hooks; what
 moto 5.2.5 gets wrong or cannot be told through its API is patched or reached here, each with the
 gap it closes:
 

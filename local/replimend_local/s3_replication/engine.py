@@ -16,6 +16,7 @@ from urllib.parse import quote_plus, urlencode
 from botocore.exceptions import ClientError
 
 from replimend_local import hooks
+from replimend_local.config_reads import ConfigurationReads, ConfigurationVersions
 from replimend_local.iam import (
     Evaluation,
     IamEvaluator,
@@ -74,13 +75,18 @@ class ReplicationBackend:
         account_id: str = "123456789012",
         *,
         align_replica_version_ids: bool = True,
+        configuration_versions: ConfigurationVersions | None = None,
     ) -> None:
         self.endpoint_url = endpoint_url
         self.region = region
         self.account_id = account_id
         self._align_version_ids = align_replica_version_ids
         self._state = _shared_state(endpoint_url, account_id)
-        self._client = hooks.PlainClients(endpoint_url, region)
+        # With the gateway's change counts, configuration is read once per change, not per object.
+        self.configuration_reads = (
+            ConfigurationReads(configuration_versions) if configuration_versions is not None else None
+        )
+        self._client = hooks.PlainClients(endpoint_url, region, reads=self.configuration_reads)
         self._iam = IamEvaluator(self._client("iam"))
 
     # --- clients -----------------------------------------------------------------------------

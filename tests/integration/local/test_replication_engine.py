@@ -17,6 +17,9 @@ import boto3
 import pytest
 
 from replimend_local import hooks
+from replimend_local.config_reads import ConfigurationVersions
+from replimend_local.gateway import Gateway
+from replimend_local.moto_patches import MotoServer
 from replimend_local.s3_replication import ReplicationEngine, ReplicationOutcome
 from tests.moto_server import replication_role_statements, reset_moto
 
@@ -150,15 +153,40 @@ def rule(
     }
 
 
-@pytest.fixture
-def account(moto_endpoint: str) -> Iterator[EmbeddedAccount]:
-    reset_moto(moto_endpoint)
-    engine = ReplicationEngine(moto_endpoint, REGION, ACCOUNT)
+@pytest.fixture(scope="module")
+def counted_endpoint() -> Iterator[tuple[str, ConfigurationVersions]]:
+    """moto behind the gateway, counting configuration changes as the embedded AWS does."""
+    versions = ConfigurationVersions()
+
+    def wrap(app: Any) -> Any:
+        gateway = Gateway(app)
+        gateway.versions = versions
+        return gateway
+
+    server = MotoServer("127.0.0.1", 0, wrap=wrap)
+    try:
+        yield server.endpoint_url, versions
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["reads-every-time", "reads-once-per-change"])
+def account(
+    request: pytest.FixtureRequest, moto_endpoint: str, counted_endpoint: tuple[str, ConfigurationVersions]
+) -> Iterator[EmbeddedAccount]:
+    """Every engine test runs twice: configuration read for every object, and read once per change
+    (what the embedded AWS does) - a remembered read must never hide a change."""
+    if request.param == "reads-every-time":
+        endpoint, versions = moto_endpoint, None
+    else:
+        endpoint, versions = counted_endpoint
+    reset_moto(endpoint)
+    engine = ReplicationEngine(endpoint, REGION, ACCOUNT, configuration_versions=versions)
     engine.reset()
     session = boto3.Session(region_name=REGION)
     installed = engine.handlers()
     hooks.install(session, installed)
-    yield EmbeddedAccount(moto_endpoint, engine, session)
+    yield EmbeddedAccount(endpoint, engine, session)
     hooks.uninstall(session, installed)
     assert engine.errors() == []
 
@@ -1092,3 +1120,39 @@ def test_a_batch_task_during_an_outage_leaves_the_object_pending_until_the_regio
     assert head_status(account, SRC, "docs/report.csv", version) == "PENDING"
     account.engine.set_region_available(WEST, True)
     assert head_status(account, SRC, "docs/report.csv", version) == "COMPLETED"
+
+
+def test_each_configuration_change_between_two_objects_decides_the_next_one(account: EmbeddedAccount) -> None:
+    # Given a healthy pair and a role whose policy can be taken away and given back
+    role = healthy_setup(account)
+    iam = account.client("iam")
+    policy = iam.get_role_policy(RoleName="replication", PolicyName="replication")["PolicyDocument"]
+
+    def outcome(key: str) -> tuple[str, str | None]:
+        version = put(account, key)
+        (result,) = account.engine.last_outcomes(SRC, key, version)
+        return result.status, result.failure_reason
+
+    # When configuration changes between objects, each object is decided by the configuration of its time
+    assert outcome("1") == ("COMPLETED", None)
+    account.s3.put_bucket_versioning(Bucket=DST, VersioningConfiguration={"Status": "Suspended"})
+    assert outcome("2") == ("FAILED", "DstBucketUnversioned")
+    account.s3.put_bucket_versioning(Bucket=DST, VersioningConfiguration={"Status": "Enabled"})
+    assert outcome("3") == ("COMPLETED", None)
+    iam.delete_role_policy(RoleName="replication", PolicyName="replication")
+    assert outcome("4")[0] == "FAILED"
+    iam.put_role_policy(RoleName="replication", PolicyName="replication", PolicyDocument=json.dumps(policy))
+    assert outcome("5") == ("COMPLETED", None)
+    ec2_only = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    iam.update_assume_role_policy(RoleName="replication", PolicyDocument=json.dumps(ec2_only))
+    assert outcome("6") == ("FAILED", "AssumeRoleNotPermitted")
+    assert role
+    # Then with reads remembered, what had not changed was not read again
+    reads = account.engine.configuration_reads
+    if reads is not None:
+        assert reads.hits > 0
