@@ -1,0 +1,97 @@
+"""Coverage-guided fuzzing of the parsers with atheris, a bounded run per target in `make test`.
+
+atheris.Fuzz() ends its process, so each target runs in a subprocess (tests/fuzz/harness.py) from its
+seed corpus, with a fixed seed so a finding reproduces; exit status 0 means no finding. Skipped only
+where atheris does not install (it has wheels for CPython 3.11-3.13 on linux x86_64).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("atheris", reason="atheris installs only on linux x86_64, CPython 3.11-3.13")
+
+from tests.fuzz.harness import BREAK_ENV, ROOT, TARGETS, write_seeds
+
+#: Runs per target: a few seconds each on one idle core; MAX_SECONDS bounds each on a loaded machine.
+RUNS = {
+    "event_document": 80_000,
+    "report_manifest": 200_000,
+    "report_rows": 50_000,
+    "manifest_lines": 80_000,
+    "manifest_round_trip": 100_000,
+}
+MAX_SECONDS = 10
+
+
+def fuzz(
+    target: str, tmp_path: Path, runs: int, break_with: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    corpus, artifacts = tmp_path / "corpus", tmp_path / "artifacts"
+    write_seeds(target, corpus)
+    artifacts.mkdir()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
+    env.pop(BREAK_ENV, None)
+    if break_with:
+        env[BREAK_ENV] = break_with
+    flags = [f"-runs={runs}", f"-max_total_time={MAX_SECONDS}", "-max_len=8192", "-seed=1", "-timeout=10"]
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.fuzz.harness",
+            target,
+            str(corpus),
+            *flags,
+            f"-artifact_prefix={artifacts}/",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # libFuzzer's log and atheris's traceback, in the order written
+        text=True,
+        timeout=MAX_SECONDS + 60,
+        check=False,
+    )
+
+
+def findings(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "artifacts").glob("crash-*"))
+
+
+def test_every_target_has_a_bounded_run() -> None:
+    assert set(RUNS) == set(TARGETS)
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_atheris_finds_nothing_in_the_parsers(target: str, tmp_path: Path) -> None:
+    result = fuzz(target, tmp_path, RUNS[target])
+
+    assert result.returncode == 0, f"atheris found an input {findings(tmp_path)}:\n{result.stdout[-3000:]}"
+    assert "Done " in result.stdout and not findings(tmp_path)
+
+
+def test_a_parser_raising_a_non_project_exception_fails_the_run_with_its_input(tmp_path: Path) -> None:
+    # Given the report manifest parser broken to raise KeyError once it has parsed
+    result = fuzz("report_manifest", tmp_path, 1000, break_with="KeyError")
+
+    # Then atheris reports the exception, keeps the input and exits non-zero
+    assert result.returncode != 0
+    assert "Uncaught Python exception" in result.stdout and "broken on purpose" in result.stdout
+    assert len(findings(tmp_path)) == 1
+
+
+def test_the_project_error_is_a_finding_only_where_the_parser_must_not_raise(tmp_path: Path) -> None:
+    # MalformedEventError is the report manifest parser's documented answer to a bad document...
+    allowed = fuzz("report_manifest", tmp_path / "allowed", 1000, break_with="MalformedEventError")
+    assert allowed.returncode == 0, allowed.stdout[-3000:]
+
+    # ...but parse_document never raises: bad input comes back as UnparseableRecord items
+    refused = fuzz("event_document", tmp_path / "refused", 1000, break_with="MalformedEventError")
+    assert refused.returncode != 0
+    assert "MalformedEventError: broken on purpose" in refused.stdout
