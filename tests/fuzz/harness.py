@@ -2,7 +2,8 @@
 
 Run one target: ``python -m tests.fuzz.harness TARGET CORPUS_DIR [libFuzzer flags]`` from the repository
 root; an empty CORPUS_DIR is first filled with the target's seeds (the real sample events in events/,
-manifests and completion reports as replimend and the Batch Operations emulator write them). The same
+manifests, completion reports, job events and inventory lists as replimend and the emulators write
+them), and the targets that read JSON get json.dict as their libFuzzer dictionary. The same
 rule as tests/unit/test_fuzz_parsers.py: a parser returns what it parsed or raises the project's own
 error where its contract allows one; any other exception, or an accepted value the ledger could not
 store, is a finding (atheris prints it, writes the input under -artifact_prefix and exits non-zero).
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import gzip
 import io
 import json
 import os
@@ -34,11 +36,13 @@ from botocore.response import StreamingBody
 with atheris.instrument_imports(include=["replimend"]):
     from replimend import errors, events, manifest_csv
     from replimend.aws.s3 import S3Storage
-    from replimend.track import reports
+    from replimend.backfill import inventory
+    from replimend.track import job_events, reports
 
 from tests.fuzz.invariants import assert_parsed, assert_storable
 
 ROOT = Path(__file__).resolve().parents[2]
+JSON_DICTIONARY = Path(__file__).with_name("json.dict")
 BREAK_ENV = "REPLIMEND_FUZZ_BREAK"
 
 
@@ -120,18 +124,62 @@ def fuzz_manifest_round_trip(data: bytes) -> None:
     assert read == written, (written, read)
 
 
+def fuzz_job_event(data: bytes) -> None:
+    """A Batch Operations job event from EventBridge (the runtime hands the handler parsed JSON)."""
+    try:
+        event = json.loads(data)
+    except (ValueError, RecursionError):
+        return  # not JSON: Lambda would never invoke the handler with it
+    try:
+        parsed = job_events.parse_job_event(event)
+    except errors.MalformedEventError as exc:
+        assert str(exc)
+    else:
+        assert parsed.job_id and isinstance(parsed.event_name, str)
+        assert all(isinstance(code, str) and code for code in parsed.failure_codes)
+
+
+def fuzz_inventory_manifest(data: bytes) -> None:
+    """An S3 Inventory manifest.json: what backfill needs of it, or MalformedEventError."""
+    try:
+        parsed = inventory.parse_inventory_manifest(data)
+    except errors.MalformedEventError as exc:
+        assert str(exc)
+    else:
+        # no files at all is an empty list (AWS does not say whether an empty bucket's inventory has one)
+        assert all(isinstance(key, str) and key for key in parsed.files)
+        assert parsed.created_at is None or parsed.created_at.utcoffset() is not None
+
+
+def fuzz_inventory_rows(data: bytes) -> None:
+    """An S3 Inventory CSV list (gzipped here, as S3 delivers it): rows, or a row's text."""
+    for gz in (gzip.compress(data, mtime=0), data):
+        for row in inventory.parse_inventory_rows(INVENTORY_COLUMNS, gz):
+            assert isinstance(row, inventory.InventoryRow | str), row
+            if isinstance(row, inventory.InventoryRow):
+                assert isinstance(row.key, str) and isinstance(row.bucket, str)
+                assert row.size is None or row.size >= 0
+                assert row.last_modified is None or row.last_modified.utcoffset() is not None
+
+
 @dataclass(frozen=True)
 class Target:
     run: Callable[[bytes], None]
     parser: tuple[ModuleType, str]  # what REPLIMEND_FUZZ_BREAK breaks
+    reads_json: bool = False  # then json.dict guides the mutations: random bytes are rarely JSON
 
 
 TARGETS: dict[str, Target] = {
-    "event_document": Target(fuzz_event_document, (events, "parse_document")),
-    "report_manifest": Target(fuzz_report_manifest, (reports, "parse_report_manifest")),
+    "event_document": Target(fuzz_event_document, (events, "parse_document"), reads_json=True),
+    "report_manifest": Target(fuzz_report_manifest, (reports, "parse_report_manifest"), reads_json=True),
     "report_rows": Target(fuzz_report_rows, (reports, "parse_report_rows")),
     "manifest_lines": Target(fuzz_manifest_lines, (manifest_csv, "parse_manifest")),
     "manifest_round_trip": Target(fuzz_manifest_round_trip, (manifest_csv, "parse_manifest")),
+    "job_event": Target(fuzz_job_event, (job_events, "parse_job_event"), reads_json=True),
+    "inventory_manifest": Target(
+        fuzz_inventory_manifest, (inventory, "parse_inventory_manifest"), reads_json=True
+    ),
+    "inventory_rows": Target(fuzz_inventory_rows, (inventory, "parse_inventory_rows")),
 }
 
 
@@ -139,6 +187,26 @@ TARGETS: dict[str, Target] = {
 
 
 _SAMPLE_KEYS = ["a/b.txt", "k two+three", "100% done?.txt", "ünïcödé/键/🙂", 'a,b"c\nd']
+
+
+#: As the Batch Operations emulator emits it: CloudTrail's AwsServiceEvent through EventBridge.
+_JOB_EVENT = {
+    "version": "0",
+    "detail-type": "AWS Service Event via CloudTrail",
+    "source": "aws.s3",
+    "region": "us-east-1",
+    "detail": {
+        "eventName": "JobStatusChanged",
+        "awsRegion": "us-east-1",
+        "eventType": "AwsServiceEvent",
+        "serviceEventDetails": {
+            "jobId": "00e123a4-c0d8-41f4-a0eb-b46f9ba5b07c",
+            "status": "Failed",
+            "failureCodes": ["ManifestNotFound"],
+            "statusChangeReason": [],
+        },
+    },
+}
 
 
 def _report_files() -> dict[str, bytes]:
@@ -171,6 +239,69 @@ def _report_files() -> dict[str, bytes]:
     return stored
 
 
+#: An all-versions inventory with the optional fields backfill asks for, in S3's order.
+INVENTORY_COLUMNS = (
+    "Bucket",
+    "Key",
+    "VersionId",
+    "IsLatest",
+    "IsDeleteMarker",
+    "Size",
+    "LastModifiedDate",
+    "ETag",
+    "ReplicationStatus",
+)
+
+
+def _inventory_files() -> dict[str, bytes]:
+    """An S3 Inventory delivery as the embedded account writes it: manifest.json and a gzip CSV list."""
+    from replimend_local.s3_inventory import deliver_inventory
+
+    stored: dict[str, bytes] = {}
+    moment = datetime(2024, 9, 5, tzinfo=UTC)
+    versions = [
+        {
+            "Key": key,
+            "VersionId": f"v{n}",
+            "IsLatest": n % 2 == 0,
+            "Size": 10 * n,
+            "ETag": '"abc"',
+            "LastModified": moment,
+        }
+        for n, key in enumerate(_SAMPLE_KEYS)
+    ]
+    configuration = {
+        "Id": "all",
+        "IsEnabled": True,
+        "IncludedObjectVersions": "All",
+        "OptionalFields": [
+            c
+            for c in INVENTORY_COLUMNS
+            if c not in {"Bucket", "Key", "VersionId", "IsLatest", "IsDeleteMarker"}
+        ],
+        "Destination": {"S3BucketDestination": {"Bucket": "arn:aws:s3:::inventory", "Format": "CSV"}},
+    }
+
+    class Account:
+        def list_bucket_inventory_configurations(self, **_: Any) -> dict[str, Any]:
+            return {"InventoryConfigurationList": [configuration]}
+
+        def list_object_versions(self, **_: Any) -> dict[str, Any]:
+            return {
+                "Versions": versions,
+                "DeleteMarkers": [{"Key": "gone", "VersionId": "d1", "IsLatest": True}],
+            }
+
+        def put_object(self, *, Key: str, Body: bytes | str, **_: Any) -> None:
+            stored[Key] = Body.encode() if isinstance(Body, str) else Body
+
+    statuses = ["PENDING", "COMPLETED", "FAILED", None]
+    deliver_inventory(
+        Account(), "src", replication_status=lambda _b, key, _v: statuses[len(key) % 4], now=moment
+    )
+    return stored
+
+
 def seeds(target: str) -> list[bytes]:
     if target == "event_document":
         return [path.read_bytes() for path in sorted((ROOT / "events").glob("*.json"))]
@@ -185,6 +316,12 @@ def seeds(target: str) -> list[bytes]:
         ]
     if target == "manifest_round_trip":
         return [json.dumps(_SAMPLE_KEYS).encode(), "ünïcödé/键/🙂".encode() * 4]
+    if target == "job_event":
+        return [json.dumps(_JOB_EVENT).encode(), json.dumps({**_JOB_EVENT, "detail": {}}).encode()]
+    if target == "inventory_manifest":
+        return [body for key, body in _inventory_files().items() if key.endswith("manifest.json")]
+    if target == "inventory_rows":
+        return [gzip.decompress(body) for key, body in _inventory_files().items() if key.endswith(".csv.gz")]
     raise KeyError(target)
 
 
@@ -227,7 +364,10 @@ def main(argv: list[str]) -> None:
     if os.environ.get(BREAK_ENV):
         module, name = target.parser
         setattr(module, name, _broken(getattr(module, name), _exception_named(os.environ[BREAK_ENV])))
-    atheris.Setup([argv[0], *argv[2:]], target.run)
+    flags = argv[3:]
+    if target.reads_json and not any(flag.startswith("-dict=") for flag in flags):
+        flags.append(f"-dict={JSON_DICTIONARY}")
+    atheris.Setup([argv[0], str(corpus), *flags], target.run)
     atheris.Fuzz()
 
 

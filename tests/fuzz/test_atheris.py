@@ -25,6 +25,9 @@ RUNS = {
     "report_rows": 50_000,
     "manifest_lines": 80_000,
     "manifest_round_trip": 100_000,
+    "job_event": 300_000,
+    "inventory_manifest": 300_000,
+    "inventory_rows": 40_000,
 }
 MAX_SECONDS = 10
 
