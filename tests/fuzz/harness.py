@@ -1,12 +1,12 @@
 """atheris (libFuzzer) targets for every parser of outside input: coverage-guided, on raw bytes.
 
-Run one target: ``python -m tests.fuzz.harness TARGET CORPUS_DIR [libFuzzer flags]`` from the repository
-root; an empty CORPUS_DIR is first filled with the target's seeds (the real sample events in events/,
-manifests, completion reports, job events and inventory lists as replimend and the emulators write
-them), and the targets that read JSON get json.dict as their libFuzzer dictionary. The same
-rule as tests/unit/test_fuzz_parsers.py: a parser returns what it parsed or raises the project's own
-error where its contract allows one; any other exception, or an accepted value the ledger could not
-store, is a finding (atheris prints it, writes the input under -artifact_prefix and exits non-zero).
+Run one target: ``python -m tests.fuzz.harness TARGET CORPUS_DIR|INPUT_FILE [libFuzzer flags]`` from the
+repository root; an empty CORPUS_DIR is first filled with the target's seeds (the real sample events in
+events/, manifests, completion reports, job events and inventory lists as replimend and the emulators
+write them), and the targets that read JSON get json.dict as their libFuzzer dictionary. The same rule
+as tests/unit/test_fuzz_parsers.py: a parser returns what it parsed or raises the project's own error
+where its contract allows one; any other exception, or an accepted value the ledger could not store, is
+a finding (atheris prints it, writes the input under -artifact_prefix and exits non-zero).
 
 ``REPLIMEND_FUZZ_BREAK=<exception name>`` makes the target's parser raise that exception (after parsing)
 on every call: tests/fuzz/test_atheris.py uses it to show that a non-project exception fails the run
@@ -354,12 +354,13 @@ def _exception_named(name: str) -> type[BaseException]:
 
 def main(argv: list[str]) -> None:
     if len(argv) < 3 or argv[1] not in TARGETS:
+        targets = ",".join(TARGETS)
         raise SystemExit(
-            f"usage: python -m tests.fuzz.harness {{{','.join(TARGETS)}}} CORPUS_DIR [libFuzzer flags]"
+            f"usage: python -m tests.fuzz.harness {{{targets}}} CORPUS_DIR|INPUT_FILE [libFuzzer flags]"
         )
     target = TARGETS[argv[1]]
-    corpus = Path(argv[2])
-    if not corpus.is_dir() or not any(corpus.iterdir()):
+    corpus = Path(argv[2])  # or one input file (a crash-* finding): libFuzzer then runs just it
+    if not corpus.is_file() and (not corpus.is_dir() or not any(corpus.iterdir())):
         write_seeds(argv[1], corpus)
     if os.environ.get(BREAK_ENV):
         module, name = target.parser
