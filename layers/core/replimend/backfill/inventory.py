@@ -164,8 +164,10 @@ def parse_inventory_rows(columns: tuple[str, ...], gz: bytes) -> Iterator[Invent
 
 
 def _epoch_millis(text: str) -> datetime | None:
-    """manifest.json's creationTimestamp (epoch milliseconds, as a string); None when it is absent or
-    no time a datetime can hold ('²' is a digit to str.isdigit, and past year 9999 fromtimestamp fails)."""
+    """manifest.json's creationTimestamp ("the creation timestamp in the epoch date format", milliseconds
+    as a string: https://docs.aws.amazon.com/AmazonS3/latest/userguide/storage-inventory-location.html);
+    None when it is absent or no time a datetime can hold ('²' is a digit to str.isdigit, and past
+    year 9999 fromtimestamp fails)."""
     if not (text.isascii() and text.isdigit()):
         return None
     try:
