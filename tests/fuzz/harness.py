@@ -1,7 +1,7 @@
 """atheris (libFuzzer) targets for every parser of outside input: coverage-guided, on raw bytes.
 
 Run one target: ``python -m tests.fuzz.harness TARGET CORPUS_DIR|INPUT_FILE [libFuzzer flags]`` from the
-repository root; an empty CORPUS_DIR is first filled with the target's seeds (the real sample events in
+repository root (``--list`` names the targets); an empty CORPUS_DIR is first filled with the target's seeds (the real sample events in
 events/, manifests, completion reports, job events and inventory lists as replimend and the emulators
 write them), and the targets that read JSON get json.dict as their libFuzzer dictionary. The same rule
 as tests/unit/test_fuzz_parsers.py: a parser returns what it parsed or raises the project's own error
@@ -39,11 +39,11 @@ with atheris.instrument_imports(include=["replimend"]):
     from replimend.backfill import inventory
     from replimend.track import job_events, reports
 
+from tests.fuzz import BREAK_ENV
 from tests.fuzz.invariants import assert_parsed, assert_storable
 
 ROOT = Path(__file__).resolve().parents[2]
 JSON_DICTIONARY = Path(__file__).with_name("json.dict")
-BREAK_ENV = "REPLIMEND_FUZZ_BREAK"
 
 
 class _OneObjectClient:
@@ -353,6 +353,9 @@ def _exception_named(name: str) -> type[BaseException]:
 
 
 def main(argv: list[str]) -> None:
+    if argv[1:] == ["--list"]:
+        print("\n".join(TARGETS))
+        return
     if len(argv) < 3 or argv[1] not in TARGETS:
         targets = ",".join(TARGETS)
         raise SystemExit(

@@ -1,8 +1,9 @@
 """Coverage-guided fuzzing of the parsers with atheris, a bounded run per target in `make test`.
 
-atheris.Fuzz() ends its process, so each target runs in a subprocess (tests/fuzz/harness.py) from its
-seed corpus, with a fixed seed so a finding reproduces; exit status 0 means no finding. Skipped only
-where atheris does not install (it has wheels for CPython 3.11-3.13 on linux x86_64).
+atheris.Fuzz() ends its process, and importing the harness instruments replimend's modules, so each
+target runs in a subprocess (tests/fuzz/harness.py) from its seed corpus, with a fixed seed so a
+finding reproduces; exit status 0 means no finding. Skipped only where atheris does not install (it
+has wheels for CPython 3.11-3.13 on linux x86_64).
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import pytest
 
 pytest.importorskip("atheris", reason="atheris installs only on linux x86_64, CPython 3.11-3.13")
 
-from tests.fuzz.harness import BREAK_ENV, ROOT, TARGETS, write_seeds
+from tests.fuzz import BREAK_ENV
+
+ROOT = Path(__file__).resolve().parents[2]
 
 #: Runs per target: a few seconds each on one idle core; MAX_SECONDS bounds each on a loaded machine.
 RUNS = {
@@ -32,35 +35,32 @@ RUNS = {
 MAX_SECONDS = 10
 
 
-def fuzz(
-    target: str, tmp_path: Path, runs: int, break_with: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    corpus, artifacts = tmp_path / "corpus", tmp_path / "artifacts"
-    write_seeds(target, corpus)
-    artifacts.mkdir()
+def harness(*args: str, break_with: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The harness in a process of its own; stdout holds libFuzzer's log and atheris's traceback."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
     env.pop(BREAK_ENV, None)
     if break_with:
         env[BREAK_ENV] = break_with
-    flags = [f"-runs={runs}", f"-max_total_time={MAX_SECONDS}", "-max_len=8192", "-seed=1", "-timeout=10"]
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tests.fuzz.harness",
-            target,
-            str(corpus),
-            *flags,
-            f"-artifact_prefix={artifacts}/",
-        ],
+        [sys.executable, "-m", "tests.fuzz.harness", *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,  # libFuzzer's log and atheris's traceback, in the order written
+        stderr=subprocess.STDOUT,  # in the order they were written
         text=True,
         timeout=MAX_SECONDS + 60,
         check=False,
     )
+
+
+def fuzz(
+    target: str, tmp_path: Path, runs: int, break_with: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    corpus, artifacts = tmp_path / "corpus", tmp_path / "artifacts"
+    corpus.mkdir(parents=True)  # empty: the harness writes the target's seeds into it
+    artifacts.mkdir()
+    flags = [f"-runs={runs}", f"-max_total_time={MAX_SECONDS}", "-max_len=8192", "-seed=1", "-timeout=10"]
+    return harness(target, str(corpus), *flags, f"-artifact_prefix={artifacts}/", break_with=break_with)
 
 
 def findings(tmp_path: Path) -> list[Path]:
@@ -68,22 +68,28 @@ def findings(tmp_path: Path) -> list[Path]:
 
 
 def test_every_target_has_a_bounded_run() -> None:
-    assert set(RUNS) == set(TARGETS)
+    listed = harness("--list")
+    assert listed.returncode == 0, listed.stdout[-3000:]
+    # the names come last, after atheris's "INFO: Instrumenting ..." lines
+    assert sorted(listed.stdout.split()[-len(RUNS) :]) == sorted(RUNS)
+    assert listed.stdout.split()[-len(RUNS) - 1].startswith("replimend")
 
 
-@pytest.mark.parametrize("target", sorted(TARGETS))
+@pytest.mark.parametrize("target", sorted(RUNS))
 def test_atheris_finds_nothing_in_the_parsers(target: str, tmp_path: Path) -> None:
     result = fuzz(target, tmp_path, RUNS[target])
 
     assert result.returncode == 0, f"atheris found an input {findings(tmp_path)}:\n{result.stdout[-3000:]}"
     assert "Done " in result.stdout and not findings(tmp_path)
+    assert any((tmp_path / "corpus").iterdir())  # it ran from the seeds
 
 
 def test_a_parser_raising_a_non_project_exception_fails_the_run_with_its_input(tmp_path: Path) -> None:
     # Given the report manifest parser broken to raise KeyError once it has parsed
+    # When atheris runs it
     result = fuzz("report_manifest", tmp_path, 1000, break_with="KeyError")
 
-    # Then atheris reports the exception, keeps the input and exits non-zero
+    # Then it reports the exception, keeps the input and exits non-zero
     assert result.returncode != 0
     assert "Uncaught Python exception" in result.stdout and "broken on purpose" in result.stdout
     assert len(findings(tmp_path)) == 1
