@@ -33,11 +33,12 @@ import atheris
 from botocore.response import StreamingBody
 
 # Instrumented so coverage of the parsers (not of pydantic, json or csv) guides the mutations.
-with atheris.instrument_imports(include=["replimend"]):
+with atheris.instrument_imports(include=["replimend", "replimend_cli.classify_cmd"]):
     from replimend import errors, events, manifest_csv
     from replimend.aws.s3 import S3Storage
     from replimend.backfill import inventory
     from replimend.track import job_events, reports
+    from replimend_cli import classify_cmd
 
 from tests.fuzz import BREAK_ENV
 from tests.fuzz.invariants import assert_parsed, assert_storable
@@ -81,6 +82,14 @@ def fuzz_event_document(data: bytes) -> None:
     else:
         for event in accepted:
             assert_storable(event)
+
+
+def fuzz_classify_input(data: bytes) -> None:
+    """`replimend classify` input (a document, JSON Lines, receive-message output): a line per record."""
+    items = classify_cmd.parse_input(data)
+    assert_parsed(items)
+    for item in items:
+        json.dumps(classify_cmd.describe(item))
 
 
 def fuzz_report_manifest(data: bytes) -> None:
@@ -171,6 +180,7 @@ class Target:
 
 TARGETS: dict[str, Target] = {
     "event_document": Target(fuzz_event_document, (events, "parse_document"), reads_json=True),
+    "classify_input": Target(fuzz_classify_input, (classify_cmd, "parse_input"), reads_json=True),
     "report_manifest": Target(fuzz_report_manifest, (reports, "parse_report_manifest"), reads_json=True),
     "report_rows": Target(fuzz_report_rows, (reports, "parse_report_rows")),
     "manifest_lines": Target(fuzz_manifest_lines, (manifest_csv, "parse_manifest")),
@@ -305,6 +315,12 @@ def _inventory_files() -> dict[str, bytes]:
 def seeds(target: str) -> list[bytes]:
     if target == "event_document":
         return [path.read_bytes() for path in sorted((ROOT / "events").glob("*.json"))]
+    if target == "classify_input":
+        documents = [json.loads(path.read_bytes()) for path in sorted((ROOT / "events").glob("*.json"))]
+        sqs = json.loads((ROOT / "events" / "sqs-mixed-with-malformed.json").read_bytes())
+        received = {"Messages": [{"MessageId": r["messageId"], "Body": r["body"]} for r in sqs["Records"]]}
+        json_lines = "".join(json.dumps(document) + "\n" for document in documents[:3])
+        return [json_lines.encode(), json.dumps(received).encode()]
     if target in {"report_manifest", "report_rows"}:
         files = _report_files()
         wanted = "manifest.json" if target == "report_manifest" else ".csv"

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 #: Runs per target: a few seconds each on one idle core; MAX_SECONDS bounds each on a loaded machine.
 RUNS = {
     "event_document": 80_000,
+    "classify_input": 40_000,
     "report_manifest": 200_000,
     "report_rows": 50_000,
     "manifest_lines": 80_000,
