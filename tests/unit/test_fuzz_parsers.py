@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import copy
 import json
-from decimal import Decimal
 from typing import Any
 
 import pytest
-from boto3.dynamodb.types import TypeSerializer
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from replimend.errors import MalformedEventError
-from replimend.events import MAX_KEY_BYTES, MAX_OBJECT_SIZE, parse_document, parse_message_body
+from replimend.events import MAX_OBJECT_SIZE, parse_document, parse_message_body
 from replimend.manifest_csv import ManifestRow, parse_manifest
-from replimend.models import ReplicationEvent, UnparseableRecord
 from replimend.track.reports import TaskResult, parse_report_manifest, parse_report_rows
+from tests.fuzz.invariants import assert_parsed, assert_storable
 from tests.unit.test_events import s3_record
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -118,39 +116,6 @@ def delivery_forms(record: dict[str, Any]) -> list[Any]:
             {"Records": [{"EventSource": "aws:sns", "Sns": {"MessageId": "m", "Message": body}}]},
         ]
     return forms
-
-
-# ---------------------------------------------------------------- what "accepted" must mean
-
-
-def assert_storable(event: ReplicationEvent) -> None:
-    """What the parser accepts, DynamoDB (through boto3) and the ledger's keys accept too."""
-    serializer = TypeSerializer()
-    for name in event.__slots__:
-        value = getattr(event, name)
-        if isinstance(value, str):
-            value.encode("utf-8")  # boto3 sends UTF-8: a lone surrogate would raise here
-            assert value != "" or name == "event_type", name
-        elif isinstance(value, int) and not isinstance(value, bool):
-            serializer.serialize(value)  # raises decimal.Inexact/Rounded past 38 digits
-            assert 0 <= value <= MAX_OBJECT_SIZE
-            assert Decimal(value) == value
-    if event.key is not None:
-        assert 0 < len(event.key.encode("utf-8")) <= MAX_KEY_BYTES
-    if event.event_time is not None:
-        assert event.event_time.utcoffset() is not None
-        assert 1970 <= event.event_time.year <= 2999
-
-
-def assert_parsed(items: list[ReplicationEvent | UnparseableRecord]) -> None:
-    assert isinstance(items, list)
-    for item in items:
-        if isinstance(item, UnparseableRecord):
-            assert item.error
-            item.error.encode("utf-8", "surrogatepass")
-        else:
-            assert isinstance(item, ReplicationEvent)
-            assert_storable(item)
 
 
 # ---------------------------------------------------------------- events.py
@@ -312,6 +277,8 @@ def test_manifest_lines_are_rows_never_an_exception(lines: list[str]) -> None:
         "b,k\r0,v,succeeded\n",  # a carriage return in an unquoted field
         "b,bad%ZZescape,v,succeeded\n",  # not a percent escape
         "b,%E2%82,v,succeeded\n",  # escapes that are not UTF-8
+        "b,k\udca6,v,succeeded\n",  # a byte that is not UTF-8, as storage's surrogateescape gives it
+        "b,k,v,failed,403,Code,msg \ud800\n",  # a lone surrogate
     ],
 )
 def test_a_hostile_report_row_raises_nothing_and_the_next_row_still_reads(line: str) -> None:
@@ -326,6 +293,6 @@ def test_report_manifest_nested_too_deeply_is_malformed() -> None:
         parse_report_manifest("[" * 100_000)
 
 
-@pytest.mark.parametrize("line", ["b," + "x" * 200_000 + ",v\n", "\r0\n", "b,%ZZ,v\n"])
+@pytest.mark.parametrize("line", ["b," + "x" * 200_000 + ",v\n", "\r0\n", "b,%ZZ,v\n", "b,k\udcff,v\n"])
 def test_a_manifest_line_csv_cannot_read_is_skipped(line: str) -> None:
     assert list(parse_manifest([line, "b,k,v\n"])) == [ManifestRow("b", "k", "v")]

@@ -20,6 +20,8 @@ MANIFEST_FORMAT = "S3BatchOperations_CSV_20180820"
 MANIFEST_FIELDS = ("Bucket", "Key", "VersionId")
 NULL_VERSION = "null"
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+#: What no UTF-8 text holds: storage's surrogate escapes of undecodable bytes, or a lone surrogate.
+_NOT_UTF8 = re.compile("[\ud800-\udfff]")
 
 
 def encode_key(key: str) -> str:
@@ -59,15 +61,23 @@ def key_candidates(raw: str) -> list[str]:
 
 def csv_rows(lines: Iterable[str]) -> Iterator[list[str] | csv.Error]:
     """CSV rows of ``lines``; a row csv cannot read (a stray carriage return, a field past csv's
-    limit) comes out as its csv.Error and reading goes on with the next one."""
+    limit, bytes that are not UTF-8) comes out as a csv.Error and reading goes on with the next one."""
     reader = csv.reader(line for line in lines if line.strip())
     while True:
         try:
-            yield next(reader)
+            fields = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
             yield exc
+            continue
+        bad = next((field for field in fields if _NOT_UTF8.search(field)), None)
+        if bad is None:
+            yield fields
+        else:
+            # a key with a surrogate could be neither matched in the ledger nor sent to DynamoDB;
+            # repr() writes the surrogates as \udcXX escapes, so the message itself is UTF-8
+            yield csv.Error(f"not UTF-8 text: {bad[:100]!r}")
 
 
 def manifest_row(bucket: str, key: str, version_id: str | None) -> str:

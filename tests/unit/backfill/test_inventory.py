@@ -87,6 +87,37 @@ def test_the_manifest_gives_the_files_schema_and_time() -> None:
 
 
 @pytest.mark.parametrize(
+    "timestamp",
+    [
+        "²",  # str.isdigit() is true, int() refuses it
+        "9" * 20,  # past year 9999: fromtimestamp raises OSError or OverflowError
+        "9" * 5000,  # int() refuses 4,300+ digits
+        "-1",
+        "soon",
+    ],
+)
+def test_a_creation_time_no_datetime_can_hold_is_unknown_not_an_exception(timestamp: str) -> None:
+    # found by atheris (tests/fuzz): these raised ValueError or OSError out of the backfill
+    parsed = parse_inventory_manifest(manifest(creationTimestamp=timestamp))
+    assert parsed.created_at is None and parsed.files == ("inv/src/all/data/1.csv.gz",)
+
+
+def test_a_row_csv_cannot_read_is_reported_and_the_next_rows_still_read() -> None:
+    # found by atheris: a carriage return in an unquoted field raised csv.Error out of the list
+    rows = list(
+        parse_inventory_rows(
+            COLUMNS,
+            gz(
+                '"src","a",v1\r2,"true","false","1","2026-11-01T00:00:00Z","PENDING"',
+                '"src","b","v2","true","false","1","2026-11-01T00:00:00Z","PENDING"',
+            ),
+        )
+    )
+    assert isinstance(rows[0], str) and "row 1" in rows[0]
+    assert isinstance(rows[1], InventoryRow) and rows[1].key == "b"
+
+
+@pytest.mark.parametrize(
     "document",
     [
         b"{not json",

@@ -127,13 +127,14 @@ class S3Storage:
             raise translate_client_error(exc, "GetObject") from exc
 
     def iter_lines(self, bucket: str, key: str) -> Iterator[str]:
-        """Lines of a (possibly large) text object, streamed."""
+        """Lines of a (possibly large) text object, streamed. Bytes that are not UTF-8 come through as
+        surrogate escapes (U+DC80-U+DCFF), so the parser reports that row and reads on."""
         try:
             body = self._client.get_object(Bucket=bucket, Key=key)["Body"]
         except ClientError as exc:
             raise translate_client_error(exc, "GetObject") from exc
         for line in body.iter_lines(keepends=True):
-            yield line.decode("utf-8")
+            yield line.decode("utf-8", errors="surrogateescape")
 
     def list_keys(self, bucket: str, prefix: str) -> Iterator[str]:
         paginator = self._client.get_paginator("list_objects_v2")

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from replimend.errors import MalformedEventError
-from replimend.manifest_csv import decode_key
+from replimend.manifest_csv import csv_rows, decode_key
 
 #: An inventory delivery's folder: the time the scan started (e.g. 2016-11-06T21-32Z).
 _DELIVERY = re.compile(r"/(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}Z)/manifest\.json$")
@@ -104,8 +104,7 @@ def parse_inventory_manifest(document: bytes | str) -> InventoryManifest:
     files = data.get("files")
     if not isinstance(files, list) or not all(isinstance(f, dict) and f.get("key") for f in files):
         raise MalformedEventError("inventory manifest.json has no files[].key")
-    created = str(data.get("creationTimestamp") or "")  # epoch milliseconds, as a string
-    created_at = datetime.fromtimestamp(int(created) / 1000, tz=UTC) if created.isdigit() else None
+    created_at = _epoch_millis(str(data.get("creationTimestamp") or ""))
     return InventoryManifest(
         source_bucket=str(data.get("sourceBucket", "")),
         destination_bucket=str(data.get("destinationBucket", "")).rsplit(":", 1)[-1],
@@ -140,7 +139,10 @@ def parse_inventory_rows(columns: tuple[str, ...], gz: bytes) -> Iterator[Invent
         i = index.get(name)
         return values[i] if i is not None and i < len(values) else ""
 
-    for number, values in enumerate(csv.reader(io.StringIO(text)), start=1):
+    for number, values in enumerate(csv_rows(io.StringIO(text)), start=1):
+        if isinstance(values, csv.Error):
+            yield f"row {number}: unreadable ({values})"
+            continue
         if len(values) < len(REQUIRED_COLUMNS):
             yield f"row {number}: {','.join(values)[:200]}"
             continue
@@ -159,6 +161,19 @@ def parse_inventory_rows(columns: tuple[str, ...], gz: bytes) -> Iterator[Invent
             )
         except (ValueError, OverflowError, MalformedEventError) as exc:
             yield f"row {number}: {exc}"
+
+
+def _epoch_millis(text: str) -> datetime | None:
+    """manifest.json's creationTimestamp ("the creation timestamp in the epoch date format", milliseconds
+    as a string: https://docs.aws.amazon.com/AmazonS3/latest/userguide/storage-inventory-location.html);
+    None when it is absent or no time a datetime can hold ('²' is a digit to str.isdigit, and past
+    year 9999 fromtimestamp fails)."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    try:
+        return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
+    except (ValueError, OverflowError, OSError):  # int() past 4,300 digits: ValueError
+        return None
 
 
 def _utc(moment: datetime) -> datetime:

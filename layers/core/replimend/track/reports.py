@@ -92,7 +92,7 @@ def parse_report_rows(lines: Iterable[str]) -> Iterator[TaskResult | str]:
     """Task results of one result CSV; a row that cannot be read is yielded as its raw text."""
     for line_number, fields in enumerate(csv_rows(lines), start=1):
         if isinstance(fields, csv.Error):
-            yield f"row {line_number}: not CSV ({fields})"
+            yield f"row {line_number}: unreadable ({fields})"
             continue
         try:
             result = _task_result(fields)
