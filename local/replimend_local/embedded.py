@@ -87,6 +87,7 @@ class EmbeddedAws:
         moto_patches.accept_regional_s3_job_arns()
         moto_patches.list_inventory_optional_fields()
         moto_patches.list_moto_modules_once()
+        moto_patches.query_one_partition()
         self._restore_bucket_policies = moto_patches.evaluate_bucket_policy_conditions()
 
         def wrap(app: moto_patches.WsgiApp) -> moto_patches.WsgiApp:

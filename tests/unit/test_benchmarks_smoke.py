@@ -57,6 +57,32 @@ def test_results_and_summary_are_written(bench: tuple[dict[str, Any], Path]) -> 
     assert "DynamoDB cost of one failure's lifecycle" in summary
 
 
+def test_the_storm_alone_replaces_only_the_storm_of_the_last_run(
+    bench: tuple[dict[str, Any], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the results of a full run, copied
+    results, directory = bench
+    out = directory / "storm-only" / "results.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results))
+    monkeypatch.setenv("BENCH_STORM_EVENTS", "2")
+    # When make bench-storm runs
+    assert bench_run.main(["--storm-only", "--out", str(out)]) == 0
+    # Then the storm is the new one, dated, and everything else is as it was
+    again = json.loads(out.read_text())
+    assert again["storm"]["events"] == again["storm"]["ledger_objects"] == 2
+    assert again["storm"]["measured_at"] and again["storm"]["machine"]["cpu_count"] >= 1
+    assert {k: v for k, v in again.items() if k not in ("storm", "ok")} == {
+        k: v for k, v in results.items() if k not in ("storm", "ok")
+    }
+    assert "make bench-storm" in (out.parent / "summary.md").read_text()
+
+
+def test_the_storm_alone_needs_a_full_run_first(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="run make bench first"):
+        bench_run.main(["--storm-only", "--out", str(tmp_path / "absent.json")])
+
+
 def test_ingest_is_measured_against_its_floor_in_the_same_run(bench: tuple[dict[str, Any], Path]) -> None:
     ingest = bench[0]["ingest"]
     assert ingest["events_per_s"] > 0 and ingest["floor_events_per_s"] > 0
