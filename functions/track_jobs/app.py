@@ -25,10 +25,10 @@ tracker = build_tracker(load_settings(RemediationSettings))  # once per containe
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any] | None, context: LambdaContext) -> dict[str, Any]:
     request = event if isinstance(event, dict) else {}
+    deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS
     if isinstance(request.get("detail"), dict) and "serviceEventDetails" in request["detail"]:
-        result = tracker.handle_event(request)
+        result = tracker.handle_event(request, deadline=deadline)
     else:
-        deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS
         result = tracker.reconcile(deadline=deadline)
     publish_tracking_metrics(result, metrics)
     summary = result.to_dict()

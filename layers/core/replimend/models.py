@@ -206,6 +206,10 @@ class JobRecord:
     region: str | None = None  # the job's Region (the source bucket's): where DescribeJob is called
     stale_since: datetime | None = None  # set when a job is stuck (Suspended/too old): polling stops
     destinations: list[str] = field(default_factory=list)  # the destinations of its objects' records
+    #: completion-report rows applied by runs that reached their time budget, and how many of them
+    #: matched an object of the job: the next run goes on from there
+    report_rows_done: int = 0
+    report_rows_matched: int = 0
     version: int = 0
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from replimend.models import ObjectState
+from replimend.track.tracker import JobTracker
 from replimend.wiring import publish_tracking_metrics
 from tests.integration.remediation.conftest import REPORTS, SOURCE, World
 from tests.integration.remediation.test_remediation_faults import Metrics
@@ -100,3 +101,53 @@ def test_a_job_status_nobody_documented_is_kept_and_polled_again(world: World) -
     job = world.ledger.get_job("job-1")
     assert job is not None and job.status == "Reticulating" and not job.outcome_recorded
     assert all(world.state_of(k, v) is ObjectState.IN_JOB for k, v in versions.items())
+
+
+def test_a_report_too_big_for_one_run_goes_on_where_the_last_run_stopped(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a finished job whose report takes longer than a run's time budget (two rows a run here)
+    versions = start_job(world, KEYS)
+    rows = [ok(k, v) for k, v in versions.items()]
+    write_report(world, "job-1", rows)
+    ticks = iter(range(1_000_000))
+    monkeypatch.setattr("replimend.track.tracker.time.monotonic", lambda: float(next(ticks)))
+    applied: list[str] = []
+    real = world.ledger.transition
+
+    def counting(record: Any, to_state: ObjectState, **kwargs: Any) -> Any:
+        applied.append(record.ref.key)
+        return real(record, to_state, **kwargs)
+
+    monkeypatch.setattr(world.ledger, "transition", counting)
+    examined: list[str] = []
+    real_apply_task = JobTracker._apply_task
+
+    def examining(self: JobTracker, job: Any, task: Any, *args: Any) -> Any:
+        examined.append(task.key)
+        return real_apply_task(self, job, task, *args)
+
+    monkeypatch.setattr(JobTracker, "_apply_task", examining)
+    runs: list[Any] = []
+    # When tracking runs with a budget of a few clock readings each time, until the job is done
+    for _ in range(len(KEYS) + 2):
+        world.expect_describe_job("job-1", "Complete", succeeded=len(KEYS))
+        deadline = next(ticks) + 2  # the first row of a run always goes through
+        result = (
+            world.tracker().handle_event(job_event("job-1", "Complete"), deadline=deadline)
+            if not runs
+            else world.tracker().reconcile(deadline=deadline)
+        )
+        runs.append(result)
+        job = world.ledger.get_job("job-1")
+        assert job is not None
+        if job.outcome_recorded:
+            break
+    # Then it took several runs, each going on where the last stopped: every row applied once
+    assert len(runs) > 1
+    assert any("applied up to row" in (u.note or "") for r in runs for u in r.jobs)
+    assert sorted(applied) == sorted(examined) == sorted(KEYS)  # no row read again by a later run
+    for key, version in versions.items():
+        assert world.state_of(key, version) is ObjectState.REPLICATED
+    job = world.ledger.get_job("job-1")
+    assert job is not None and job.outcome_recorded and job.report_rows_done < len(KEYS)

@@ -24,7 +24,9 @@ TOKEN_SK = "T"
 ACTIVE = "JOB#ACTIVE"
 DONE = "JOB#DONE"
 _TIME_FIELDS = frozenset({"created_at", "finished_at", "stale_since"})
-_INT_FIELDS = frozenset({"object_count", "tasks_succeeded", "tasks_failed", "version"})
+_INT_FIELDS = frozenset(
+    {"object_count", "tasks_succeeded", "tasks_failed", "report_rows_done", "report_rows_matched", "version"}
+)
 _TERMINAL = frozenset(str(s) for s in TERMINAL_JOB_STATUSES)
 
 

@@ -132,10 +132,12 @@ class JobTracker:
     notifier: Notifier | None = None
 
     # ---- entry points ----------------------------------------------------------------------
-    def handle_event(self, event: Mapping[str, Any]) -> TrackingResult:
-        """A JobCreated/JobStatusChanged event: refresh that job if it is one of ours."""
+    def handle_event(self, event: Mapping[str, Any], *, deadline: float | None = None) -> TrackingResult:
+        """A JobCreated/JobStatusChanged event: refresh that job if it is one of ours. ``deadline``
+        (a ``time.monotonic()`` value): a big completion report is applied up to it, the rest by
+        the next run (the scheduled reconcile)."""
         with self.ledger.batch():  # activity pages once per run, not per object
-            return self._handle_event(event)
+            return self._handle_event(event, deadline=deadline)
 
     def reconcile(self, *, deadline: float | None = None) -> TrackingResult:
         """Poll DescribeJob for each active, non-stale job (the schedule runs every few minutes,
@@ -143,7 +145,7 @@ class JobTracker:
         with self.ledger.batch():
             return self._reconcile(deadline=deadline)
 
-    def _handle_event(self, event: Mapping[str, Any]) -> TrackingResult:
+    def _handle_event(self, event: Mapping[str, Any], *, deadline: float | None) -> TrackingResult:
         result = TrackingResult()
         parsed = parse_job_event(event)
         job = self.ledger.get_job(parsed.job_id)
@@ -164,7 +166,7 @@ class JobTracker:
             job = self._update_job(job, status=parsed.status, stale_since=None)
             result.jobs.append(JobUpdate(job.job_id, job.status))
             return result
-        self._refresh_into(job, result)
+        self._refresh_into(job, result, deadline=deadline)
         return result
 
     def _reconcile(self, *, deadline: float | None) -> TrackingResult:
@@ -176,15 +178,19 @@ class JobTracker:
             if job.stale_since is not None:
                 result.ignored.append(f"{job.job_id}: stale since {job.stale_since}")
                 continue
-            self._refresh_into(job, result)
-        # A finished job whose outcome could not be applied (crash) is retried here too.
+            self._refresh_into(job, result, deadline=deadline)
+        # A finished job whose outcome is not all applied (a crash, or the last run's time budget)
+        # goes on here too.
         for job in self.ledger.list_jobs(active_only=False):
+            if deadline is not None and time.monotonic() >= deadline:
+                break
             if job.status in _TERMINAL and not job.outcome_recorded and job.job_id not in _ids(result):
-                self._refresh_into(job, result)
+                self._refresh_into(job, result, deadline=deadline)
         return result
 
-    def refresh(self, job: JobRecord) -> JobUpdate:
-        """DescribeJob, record status/progress; on a terminal status apply the outcome once."""
+    def refresh(self, job: JobRecord, *, deadline: float | None = None) -> JobUpdate:
+        """DescribeJob, record status/progress; on a terminal status apply the outcome once (up to
+        ``deadline``; a later refresh goes on from the report row where this one stopped)."""
         now = self.clock()
         region = job.region or self.objects.bucket_region(job.source_bucket)
         try:
@@ -216,7 +222,14 @@ class JobTracker:
         # Record the terminal status first (outcome_recorded stays False until every object moved).
         job = self._update_job(job, **changes, finished_at=description.terminated_at or now, stale_since=None)
         update = JobUpdate(job.job_id, job.status, outcome=job_outcome(job))
-        self._apply_outcome(job, description, update, now)
+        applied_rows = self._apply_outcome(job, description, update, now, deadline=deadline)
+        if applied_rows is not None:
+            # The time budget ran out: keep the place (rows before it are applied) for the next run.
+            job = self._update_job(job, report_rows_done=applied_rows[0], report_rows_matched=applied_rows[1])
+            update.note = f"completion report applied up to row {applied_rows[0]:,}; the next run goes on"
+            self._alert(job, update)
+            logger.info("batch job outcome partly applied", extra={"job_id": job.job_id, **asdict(update)})
+            return update
         self._update_job(job, outcome_recorded=True)
         self._alert(job, update)
         logger.info("batch job finished", extra={"job_id": job.job_id, **asdict(update)})
@@ -263,11 +276,25 @@ class JobTracker:
 
     # ---- outcome ---------------------------------------------------------------------------
     def _apply_outcome(
-        self, job: JobRecord, description: JobDescription, update: JobUpdate, now: datetime
-    ) -> None:
-        matched = 0
+        self,
+        job: JobRecord,
+        description: JobDescription,
+        update: JobUpdate,
+        now: datetime,
+        *,
+        deadline: float | None = None,
+    ) -> tuple[int, int] | None:
+        """Apply the report's rows from ``job.report_rows_done`` on, then return the objects no row
+        resolved. None when done; (rows done, rows matched) when ``deadline`` came first."""
+        matched = job.report_rows_matched
         failures: Counter[tuple[str, str]] = Counter()  # (destination, reason) -> objects new to it
-        for task in self._report_tasks(job, description, update):
+        for row, task in enumerate(self._report_tasks(job, description, update)):
+            if row < job.report_rows_done:
+                continue  # applied by an earlier run (applying it again would change nothing)
+            # every run applies at least one row, so a report always gets through
+            if row > job.report_rows_done and deadline is not None and time.monotonic() >= deadline:
+                self._touch_incidents(job, failures, now)
+                return row, matched
             matched += self._apply_task(job, task, update, now, failures)
         if matched < job.object_count:
             # No report (a failed job before any task ran, a cancelled one), a partial one, or rows
@@ -278,6 +305,7 @@ class JobTracker:
                 job, reason, update, now, failures, count_attempt=job.status != JobStatus.CANCELLED.value
             )
         self._touch_incidents(job, failures, now)
+        return None
 
     def _report_tasks(
         self, job: JobRecord, description: JobDescription, update: JobUpdate
@@ -616,9 +644,9 @@ class JobTracker:
                 job = fresh
         return self.ledger.update_job(job, **changes)
 
-    def _refresh_into(self, job: JobRecord, result: TrackingResult) -> None:
+    def _refresh_into(self, job: JobRecord, result: TrackingResult, *, deadline: float | None = None) -> None:
         try:
-            result.jobs.append(self.refresh(job))
+            result.jobs.append(self.refresh(job, deadline=deadline))
         except ReplimendError as exc:
             logger.exception("job refresh failed", extra={"job_id": job.job_id})
             result.errors.append(f"{job.job_id}: {exc}")
