@@ -1,6 +1,11 @@
 """Cold start: a fresh interpreter importing each function's handler module, against the floor of a
 fresh interpreter importing boto3 and the Powertools core (Logger, Metrics).
 
+A second reference adds to that floor the AWS clients the handler creates at import (found by running
+it once with botocore's ``create_client`` recorded): AWS advises creating SDK clients outside the
+handler, during initialisation (https://docs.aws.amazon.com/lambda/latest/dg/best-practices.html), so
+their cost is in any such function's cold start, and ``ratio_with_clients`` shows what replimend adds.
+
 Run in a virtualenv holding only what Lambda has (the layer's lock plus the runtime's boto3: `make
 bench` builds .venv-bench), because dev tools installed beside boto3 slow its import. The median of
 ``repeats`` runs after one warm-up run (which writes the bytecode caches) is taken for each.
@@ -49,9 +54,41 @@ spec = importlib.util.spec_from_file_location("app", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 """
+# Import the handler once with every client creation recorded; prints the service names, in order.
+CLIENTS_OF = (
+    """
+import importlib.util, json, sys
+import botocore.session
+created = []
+create_client = botocore.session.Session.create_client
+def recording(self, service_name, *args, **kwargs):
+    created.append(service_name)
+    return create_client(self, service_name, *args, **kwargs)
+botocore.session.Session.create_client = recording
+"""
+    + HANDLER
+    + """
+print(json.dumps(created))
+"""
+)
+
+
+def floor_with_clients(services: list[str]) -> str:
+    """The floor plus creating each of ``services``' clients from boto3's default session."""
+    return FLOOR + "".join(f"\nboto3.client({service!r})" for service in services)
 
 
 def _seconds(python: Path, body: str, *args: str) -> float:
+    return float(_last_line(python, TIMED.format(body=body), *args))
+
+
+def clients_created(python: Path, app: Path) -> list[str]:
+    """The AWS services whose clients importing ``app`` creates."""
+    created = json.loads(_last_line(python, CLIENTS_OF, str(app)))
+    return [str(service) for service in created]
+
+
+def _last_line(python: Path, code: str, *args: str) -> str:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))},
         **ENVIRONMENT,
@@ -59,7 +96,7 @@ def _seconds(python: Path, body: str, *args: str) -> float:
     env["PYTHONPATH"] = str(REPO_ROOT / "layers" / "core")  # the layer's /opt/python
     env.pop("AWS_ENDPOINT_URL", None)
     completed = subprocess.run(  # noqa: S603 - our own interpreter and code
-        [str(python), "-c", TIMED.format(body=body), *args],
+        [str(python), "-c", code, *args],
         capture_output=True,
         text=True,
         env=env,
@@ -68,7 +105,7 @@ def _seconds(python: Path, body: str, *args: str) -> float:
     )
     if completed.returncode != 0:
         raise RuntimeError(f"cold start run failed: {completed.stderr.strip()[-400:]}")
-    return float(completed.stdout.strip().splitlines()[-1])
+    return completed.stdout.strip().splitlines()[-1]
 
 
 def median_seconds(python: Path, body: str, *args: str, repeats: int) -> float:
@@ -89,10 +126,15 @@ def run_cold_start(repeats: int = 7, python: Path | None = None) -> dict[str, An
     for name in FUNCTIONS:
         app = REPO_ROOT / "functions" / name / "app.py"
         seconds = median_seconds(interpreter, HANDLER, str(app), repeats=repeats)
+        clients = clients_created(interpreter, app)
+        with_clients = median_seconds(interpreter, floor_with_clients(clients), repeats=repeats)
         results[name] = {
             "import_s": rounded(seconds, 3),
             "floor_s": rounded(floor, 3),
             "ratio": rounded(seconds / floor, 2) if floor else None,
+            "clients": clients,
+            "floor_with_clients_s": rounded(with_clients, 3),
+            "ratio_with_clients": rounded(seconds / with_clients, 2) if with_clients else None,
         }
     return results
 

@@ -12,11 +12,11 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from replimend.errors import MalformedEventError
 from replimend.events import parse_message_body
 from replimend.ingest.recorder import IngestResult, event_type_dimension, ingest_message, record_events
+from replimend.ingest.sqs_batch import BatchFailedError
 from replimend.ledger import STATE_FOR_ACTION, Ledger, RecordOutcome
 from replimend.models import ObjectRef, ObjectState, ReplicationEvent
 from replimend.reasons import classify_failure
@@ -164,8 +164,8 @@ def test_a_batch_where_every_message_is_malformed_fails_the_invocation(ingest_ap
     # Given a batch with only the malformed message
     sqs_event = load_event("sqs-mixed-with-malformed.json")
     sqs_event["Records"] = [r for r in sqs_event["Records"] if r["messageId"].endswith("a84")]
-    # Then Powertools fails the whole invocation (SQS retries the batch)
-    with pytest.raises(BatchProcessingError):
+    # Then the whole invocation fails (SQS retries the batch, Lambda counts an error)
+    with pytest.raises(BatchFailedError):
         ingest_app.lambda_handler(sqs_event, FakeLambdaContext())
 
 

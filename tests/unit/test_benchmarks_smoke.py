@@ -96,6 +96,12 @@ def test_cold_start_of_every_function_is_a_ratio_to_the_floor(bench: tuple[dict[
         figure = cold[name]
         assert figure["import_s"] > 0 and figure["floor_s"] > 0
         assert figure["ratio"] == pytest.approx(figure["import_s"] / figure["floor_s"], abs=0.02)
+        # every function writes to the ledger, so its DynamoDB client is among those found at import
+        assert "dynamodb" in figure["clients"]
+        assert figure["floor_with_clients_s"] > 0
+        assert figure["ratio_with_clients"] == pytest.approx(
+            figure["import_s"] / figure["floor_with_clients_s"], abs=0.02
+        )
     assert "Cold start" in (bench[1] / "summary.md").read_text()
 
 

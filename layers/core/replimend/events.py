@@ -6,8 +6,9 @@ or as S3's ``s3:TestEvent``. Whatever the form, each S3 record becomes one ``Rep
 that cannot be parsed becomes an ``UnparseableRecord`` saying what was wrong and where, and never
 stops the records around it.
 
-The edge is validated with Powertools Parser (pydantic v2) models that ignore unknown fields: S3 adds
-fields over time, and moto's records carry fewer fields than AWS's.
+The edge is validated with pydantic v2 models that ignore unknown fields: S3 adds fields over time, and
+moto's records carry fewer fields than AWS's. (They are what Powertools Parser's ``parse`` validates
+with; calling pydantic directly spares the ingest function that utility's import.)
 """
 
 from __future__ import annotations
@@ -22,8 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import unquote_plus
 
-from aws_lambda_powertools.utilities.parser import BaseModel, Field, ValidationError, field_validator, parse
-from pydantic import ConfigDict, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
 from replimend.errors import MalformedEventError
 from replimend.models import TEST_EVENT, ReplicationEvent, UnparseableRecord
@@ -358,7 +358,7 @@ def _parse_delivery_record(record: Any, index: int) -> list[ReplicationEvent | U
 
 def _parse_sqs_record(record: dict[str, Any], where: str) -> list[ReplicationEvent | UnparseableRecord]:
     try:
-        message = parse(event=record, model=SqsMessageModel)
+        message = SqsMessageModel.model_validate(record)
     except ValidationError as exc:
         return [UnparseableRecord(error=f"{where}: {_validation_message(exc)}", source=where)]
     source = f"{where} messageId={_clip(message.messageId)}" if message.messageId else where
@@ -377,7 +377,7 @@ def _parse_sns_lambda_record(
     record: dict[str, Any], where: str
 ) -> list[ReplicationEvent | UnparseableRecord]:
     try:
-        sns_record = parse(event=record, model=SnsLambdaRecordModel)
+        sns_record = SnsLambdaRecordModel.model_validate(record)
     except ValidationError as exc:
         return [UnparseableRecord(error=f"{where}: {_validation_message(exc)}", source=where)]
     message_id = sns_record.Sns.MessageId
@@ -392,7 +392,7 @@ def _parse_payload(
     source = source or where
     if payload.get("Type") == "Notification" and "Message" in payload:
         try:
-            envelope = parse(event=payload, model=SnsNotificationModel)
+            envelope = SnsNotificationModel.model_validate(payload)
         except ValidationError as exc:
             return [
                 UnparseableRecord(
@@ -458,7 +458,7 @@ def _parse_s3_record(
     record: dict[str, Any], where: str, *, source: str
 ) -> ReplicationEvent | UnparseableRecord:
     try:
-        model = parse(event=record, model=S3EventRecordModel)
+        model = S3EventRecordModel.model_validate(record)
         event_id = event_id_of(record)
     except ValidationError as exc:
         return UnparseableRecord(error=f"{where}: {_validation_message(exc)}", source=source)
@@ -496,7 +496,7 @@ def _parse_test_event(
     payload: dict[str, Any], where: str, source: str
 ) -> ReplicationEvent | UnparseableRecord:
     try:
-        model = parse(event=payload, model=S3TestEventModel)
+        model = S3TestEventModel.model_validate(payload)
         event_id = event_id_of(payload)
     except ValidationError as exc:
         return UnparseableRecord(error=f"{where}: s3:TestEvent: {_validation_message(exc)}", source=source)
