@@ -9,7 +9,7 @@ https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html
 
 This is what Powertools' BatchProcessor does for SQS; it is written here because importing that
 utility also builds Powertools' pydantic models for every event source (about 85 ms of the ingest
-function's cold start, measured by `make bench`).
+function's cold start, measured with `python -X importtime` in .venv-bench).
 """
 
 from __future__ import annotations
